@@ -1,0 +1,103 @@
+"""Conventions: the choices on which textbooks and frameworks differ, and their two presets.
+
+| what                          | textbook (default)        | pytorch                          |
+| ----------------------------- | ------------------------- | -------------------------------- |
+| weight layout                 | in_out: W[j, k] joins j->k | out_in: W[k, j] (nn.Linear)      |
+| ReLU'(0), LeakyReLU'(0), ...  | right-hand side: 1        | left-hand side: 0 (slope, alpha) |
+| MSE                           | 1/2 sum over everything   | mean over all elements, no 1/2   |
+| other losses' reduction       | sum                       | mean                             |
+
+Each item can be overridden on its own (``Conventions.with_overrides``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from enum import StrEnum
+from typing import Literal
+
+from engine.types import FloatArray
+
+Reduction = Literal["sum", "mean", "batch_mean"]
+
+
+class WeightLayout(StrEnum):
+    """How a weight matrix is stored.
+
+    in_out: shape (n_in, n_out), W[j, k] joins node j of the layer below to node k
+    (the textbook's w_jk, Keras). out_in: shape (n_out, n_in) (PyTorch's nn.Linear).
+    """
+
+    IN_OUT = "in_out"
+    OUT_IN = "out_in"
+
+    def as_in_out(self, W: FloatArray) -> FloatArray:
+        """W as an (n_in, n_out) matrix (a view, never a copy)."""
+        return W if self is WeightLayout.IN_OUT else W.T
+
+    def gradient(self, a_prev: FloatArray, delta: FloatArray) -> FloatArray:
+        """dL/dW = a^(l-1)^T delta^l, returned in this layout (C-contiguous).
+
+        a_prev : ndarray of shape (n_samples, n_in)
+        delta : ndarray of shape (n_samples, n_out)
+        """
+        if self is WeightLayout.IN_OUT:
+            return a_prev.T @ delta
+        return delta.T @ a_prev
+
+
+class Preset(StrEnum):
+    TEXTBOOK = "textbook"
+    PYTORCH = "pytorch"
+
+
+@dataclass(frozen=True)
+class Conventions:
+    """The conventions a computation follows.
+
+    relu_grad_at_zero is 1 when z = 0 counts as positive at the kink of the piecewise
+    activations (ReLU, LeakyReLU, ELU, SELU take their right-hand derivative there), and 0
+    when it counts as negative (their left-hand derivative, as PyTorch does).
+    """
+
+    preset: Preset
+    weight_layout: WeightLayout
+    relu_grad_at_zero: Literal[0, 1]
+    mse_reduction: Reduction
+    mse_half: bool
+    reduction: Literal["sum", "mean"]
+
+    def with_overrides(
+        self,
+        *,
+        weight_layout: WeightLayout | None = None,
+        relu_grad_at_zero: Literal[0, 1] | None = None,
+    ) -> Conventions:
+        """These conventions with the items that are not None replaced."""
+        return replace(
+            self,
+            weight_layout=self.weight_layout if weight_layout is None else weight_layout,
+            relu_grad_at_zero=(
+                self.relu_grad_at_zero if relu_grad_at_zero is None else relu_grad_at_zero
+            ),
+        )
+
+
+PRESETS: dict[Preset, Conventions] = {
+    Preset.TEXTBOOK: Conventions(
+        preset=Preset.TEXTBOOK,
+        weight_layout=WeightLayout.IN_OUT,
+        relu_grad_at_zero=1,
+        mse_reduction="sum",
+        mse_half=True,
+        reduction="sum",
+    ),
+    Preset.PYTORCH: Conventions(
+        preset=Preset.PYTORCH,
+        weight_layout=WeightLayout.OUT_IN,
+        relu_grad_at_zero=0,
+        mse_reduction="mean",
+        mse_half=False,
+        reduction="mean",
+    ),
+}

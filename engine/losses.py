@@ -1,0 +1,293 @@
+"""Loss functions, each with its value and its gradient side by side.
+
+A loss compares outputs ``o`` (ndarray of shape (n_samples, n_outputs)) with targets ``y`` of
+the same shape (class indices are turned into one-hot rows first, see ``one_hot``).
+``value(o, y)`` is the reduced loss L, a float; ``gradient(o, y)`` is dL/do, shape of o, with
+the reduction's scale inside it (a mean's 1/N is part of the gradient, as in PyTorch).
+
+Reductions, as PyTorch defines them:
+  sum         sum over every element
+  mean        cross_entropy: mean over samples; every other loss: mean over all elements
+  batch_mean  mse only: sum over outputs, mean over samples
+
+The two losses with a natural link function, cross-entropy (softmax) and binary cross-entropy
+(sigmoid), also compute their value and dL/dz straight from the logits z. The engine uses that
+fused form when the last layer applies the link and the loss does not (from_logits false): it is
+exact where the chained form would cancel or overflow (softmax(1000) = 1, log(1 - 1) = -inf).
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any, ClassVar
+
+import numpy as np
+from scipy import special
+
+from engine.activations import Activation, Sigmoid, Softmax
+from engine.conventions import PRESETS, Conventions, Reduction
+from engine.errors import DomainError
+from engine.types import FloatArray, IntArray
+
+# PyTorch's BCELoss clamps log(x) at -100 and the gradient's denominator o(1 - o) at 1e-12.
+_BCE_LOG_FLOOR = -100.0
+_BCE_EPSILON = 1e-12
+
+
+def one_hot(classes: IntArray, n_classes: int) -> FloatArray:
+    """One-hot rows for class indices.
+
+    classes : ndarray of shape (n_samples,), integers in [0, n_classes)
+    Returns ndarray of shape (n_samples, n_classes).
+    """
+    rows = np.zeros((classes.shape[0], n_classes))
+    rows[np.arange(classes.shape[0]), classes] = 1.0
+    return rows
+
+
+def _param(default: Any, doc: str) -> Any:
+    return field(default=default, metadata={"doc": doc})
+
+
+@dataclass(frozen=True)
+class Loss(ABC):
+    """A loss function L(o, y) with its gradient dL/do."""
+
+    name: ClassVar[str]
+    formula: ClassVar[str]
+    gradient_formula: ClassVar[str]
+    reductions: ClassVar[tuple[Reduction, ...]] = ("sum", "mean")
+    reduction: Reduction = field(
+        metadata={"doc": "how the elementwise losses are reduced to one number"}
+    )
+
+    def __post_init__(self) -> None:
+        if self.reduction not in self.reductions:
+            raise ValueError(f"{self.name} takes reduction {' or '.join(self.reductions)}")
+
+    @abstractmethod
+    def value(self, o: FloatArray, y: FloatArray) -> float:
+        """The reduced loss L."""
+
+    @abstractmethod
+    def gradient(self, o: FloatArray, y: FloatArray) -> FloatArray:
+        """dL/do, same shape as o."""
+
+    def fuses_with(self, activation: Activation) -> bool:
+        """Whether dL/dz of a last layer with this activation has a fused, stable form."""
+        return False
+
+    def value_from_logits(self, z: FloatArray, y: FloatArray) -> float:
+        raise NotImplementedError(f"{self.name} has no fused form")
+
+    def delta_from_logits(self, z: FloatArray, y: FloatArray) -> FloatArray:
+        raise NotImplementedError(f"{self.name} has no fused form")
+
+    def scale(self, shape: tuple[int, ...]) -> float:
+        """The reduction's factor: 1 for sum, 1 / (count averaged over) otherwise."""
+        if self.reduction == "sum":
+            return 1.0
+        n_samples, n_outputs = shape
+        return 1.0 / n_samples if self.reduction == "batch_mean" else 1.0 / (n_samples * n_outputs)
+
+    def params(self) -> dict[str, Any]:
+        """Every parameter's value, the resolved reduction included."""
+        return {"name": self.name, **asdict(self)}
+
+
+@dataclass(frozen=True)
+class MSE(Loss):
+    name = "mse"
+    formula = "L = c sum (o - t)^2, c = 1/2 when half; divided by the count a mean averages over"
+    gradient_formula = "dL/do = 2c (o - t), that is o - t for the textbook's 1/2 sum"
+    reductions = ("sum", "mean", "batch_mean")
+    half: bool = field(metadata={"doc": "multiply by 1/2, so that dL/do = o - t under a sum"})
+
+    def value(self, o: FloatArray, y: FloatArray) -> float:
+        c = (0.5 if self.half else 1.0) * self.scale(o.shape)
+        diff = o - y
+        return c * float(np.vdot(diff, diff))
+
+    def gradient(self, o: FloatArray, y: FloatArray) -> FloatArray:
+        return ((1.0 if self.half else 2.0) * self.scale(o.shape)) * (o - y)
+
+
+@dataclass(frozen=True)
+class L1(Loss):
+    name = "l1"
+    formula = "L = sum |o - t|, divided by the element count for mean"
+    gradient_formula = "dL/do = sign(o - t) (0 where o = t)"
+
+    def value(self, o: FloatArray, y: FloatArray) -> float:
+        return self.scale(o.shape) * float(np.sum(np.abs(o - y)))
+
+    def gradient(self, o: FloatArray, y: FloatArray) -> FloatArray:
+        return self.scale(o.shape) * np.sign(o - y)
+
+
+@dataclass(frozen=True)
+class Huber(Loss):
+    name = "huber"
+    formula = "L = sum of (o - t)^2 / 2 where |o - t| < delta, delta (|o - t| - delta/2) elsewhere"
+    gradient_formula = "dL/do = clip(o - t, -delta, delta)"
+    delta: float = _param(1.0, "where the loss turns from quadratic to linear (> 0)")
+
+    def value(self, o: FloatArray, y: FloatArray) -> float:
+        d = np.abs(o - y)
+        pointwise = np.where(d < self.delta, 0.5 * d * d, self.delta * (d - 0.5 * self.delta))
+        return self.scale(o.shape) * float(np.sum(pointwise))
+
+    def gradient(self, o: FloatArray, y: FloatArray) -> FloatArray:
+        return self.scale(o.shape) * np.clip(o - y, -self.delta, self.delta)
+
+
+@dataclass(frozen=True)
+class CrossEntropy(Loss):
+    """Categorical cross-entropy over each sample's outputs.
+
+    Targets are probability (or one-hot) rows; label smoothing mixes them with the uniform
+    distribution: y' = (1 - eps) y + eps / C. Over logits z, with p = softmax(z):
+    L = -sum y' log p and dL/dz = p sum(y') - y' (= p - y' for rows that sum to 1).
+    """
+
+    name = "cross_entropy"
+    formula = "L = -sum_i y_i ln o_i, o = softmax(z) (over the logits when from_logits)"
+    gradient_formula = "dL/dz = p - y with p = softmax(z) (fused); dL/do = -y / o otherwise"
+    from_logits: bool = _param(False, "the outputs are logits: apply softmax inside the loss")
+    label_smoothing: float = _param(0.0, "eps in [0, 1): y' = (1 - eps) y + eps / n_classes")
+
+    def scale(self, shape: tuple[int, ...]) -> float:
+        return 1.0 if self.reduction == "sum" else 1.0 / shape[0]
+
+    def smoothed(self, y: FloatArray) -> FloatArray:
+        if self.label_smoothing == 0.0:
+            return y
+        smoothed: FloatArray = (1.0 - self.label_smoothing) * y + self.label_smoothing / y.shape[1]
+        return smoothed
+
+    def fuses_with(self, activation: Activation) -> bool:
+        return not self.from_logits and isinstance(activation, Softmax)
+
+    def value_from_logits(self, z: FloatArray, y: FloatArray) -> float:
+        log_p = special.log_softmax(z, axis=1)
+        return -self.scale(z.shape) * float(np.vdot(self.smoothed(y), log_p))
+
+    def delta_from_logits(self, z: FloatArray, y: FloatArray) -> FloatArray:
+        y = self.smoothed(y)
+        p = np.exp(special.log_softmax(z, axis=1))
+        mass: FloatArray = np.sum(y, axis=1, keepdims=True)
+        return self.scale(z.shape) * (p * mass - y)
+
+    def value(self, o: FloatArray, y: FloatArray) -> float:
+        if self.from_logits:
+            return self.value_from_logits(o, y)
+        y = self.smoothed(y)
+        self._check_probabilities(o, y)
+        log_o = np.log(np.where(y != 0.0, o, 1.0))
+        return -self.scale(o.shape) * float(np.vdot(y, log_o))
+
+    def gradient(self, o: FloatArray, y: FloatArray) -> FloatArray:
+        if self.from_logits:
+            return self.delta_from_logits(o, y)
+        y = self.smoothed(y)
+        self._check_probabilities(o, y)
+        return -self.scale(o.shape) * (y / np.where(y != 0.0, o, 1.0))
+
+    @staticmethod
+    def _check_probabilities(o: FloatArray, y: FloatArray) -> None:
+        bad = (y != 0.0) & (o <= 0.0)
+        if bad.any():
+            sample, output = (int(i) for i in np.argwhere(bad)[0])
+            raise DomainError(
+                "loss",
+                "cross_entropy without from_logits takes the logarithm of the outputs, but "
+                f"output {output} of sample {sample} is {o[sample, output]:.6g}, which has no "
+                "logarithm: use a softmax last layer, or set from_logits to true",
+            )
+
+
+@dataclass(frozen=True)
+class BinaryCrossEntropy(Loss):
+    """Binary cross-entropy of each output on its own, targets in [0, 1].
+
+    Over logits z: L = sum softplus(z) - y z and dL/dz = sigmoid(z) - y. Over probabilities o,
+    as PyTorch's BCELoss does, log is clamped at -100 and o (1 - o) at 1e-12 in the gradient.
+    """
+
+    name = "binary_cross_entropy"
+    formula = "L = -sum y ln o + (1 - y) ln(1 - o), o = sigmoid(z) when from_logits"
+    gradient_formula = "dL/dz = sigmoid(z) - y (fused); dL/do = (o - y) / (o (1 - o)) otherwise"
+    from_logits: bool = _param(False, "the outputs are logits: apply sigmoid inside the loss")
+
+    def fuses_with(self, activation: Activation) -> bool:
+        return not self.from_logits and isinstance(activation, Sigmoid)
+
+    def value_from_logits(self, z: FloatArray, y: FloatArray) -> float:
+        pointwise = (1.0 - y) * z + np.logaddexp(0.0, -z)
+        return self.scale(z.shape) * float(np.sum(pointwise))
+
+    def delta_from_logits(self, z: FloatArray, y: FloatArray) -> FloatArray:
+        return self.scale(z.shape) * (special.expit(z) - y)
+
+    def value(self, o: FloatArray, y: FloatArray) -> float:
+        if self.from_logits:
+            return self.value_from_logits(o, y)
+        self._check_probabilities(o)
+        log_o = np.maximum(np.log(np.maximum(o, 1e-300)), _BCE_LOG_FLOOR)
+        log_1mo = np.maximum(np.log(np.maximum(1.0 - o, 1e-300)), _BCE_LOG_FLOOR)
+        return -self.scale(o.shape) * float(np.sum(y * log_o + (1.0 - y) * log_1mo))
+
+    def gradient(self, o: FloatArray, y: FloatArray) -> FloatArray:
+        if self.from_logits:
+            return self.delta_from_logits(o, y)
+        self._check_probabilities(o)
+        return self.scale(o.shape) * (o - y) / np.maximum((1.0 - o) * o, _BCE_EPSILON)
+
+    @staticmethod
+    def _check_probabilities(o: FloatArray) -> None:
+        bad = (o < 0.0) | (o > 1.0)
+        if bad.any():
+            sample, output = (int(i) for i in np.argwhere(bad)[0])
+            raise DomainError(
+                "loss",
+                "binary_cross_entropy without from_logits needs outputs in [0, 1], but output "
+                f"{output} of sample {sample} is {o[sample, output]:.6g}: use a sigmoid last "
+                "layer, or set from_logits to true",
+            )
+
+
+LOSSES: dict[str, type[Loss]] = {
+    cls.name: cls for cls in (MSE, CrossEntropy, BinaryCrossEntropy, L1, Huber)
+}
+
+
+def make_loss(name: str, params: Mapping[str, Any], conventions: Conventions) -> Loss:
+    """Build the loss called ``name``; parameters left out take the conventions' defaults.
+
+    The MSE form (reduction and half) and every other loss's reduction come from the
+    conventions unless ``params`` sets them. Raises KeyError for an unknown name.
+    """
+    cls = LOSSES[name]
+    kwargs: dict[str, Any] = {k: v for k, v in params.items() if v is not None}
+    if cls is MSE:
+        kwargs.setdefault("reduction", conventions.mse_reduction)
+        kwargs.setdefault("half", conventions.mse_half)
+    else:
+        kwargs.setdefault("reduction", conventions.reduction)
+    return cls(**kwargs)
+
+
+def parameters_of(cls: type[Loss]) -> list[dict[str, Any]]:
+    """The client-settable parameters of a loss: description and default under each preset."""
+    defaults = {preset: make_loss(cls.name, {}, c).params() for preset, c in PRESETS.items()}
+    return [
+        {
+            "name": f.name,
+            "description": f.metadata["doc"],
+            "defaults": {preset.value: params[f.name] for preset, params in defaults.items()},
+        }
+        for f in fields(cls)
+        if "doc" in f.metadata
+    ]

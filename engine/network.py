@@ -1,0 +1,213 @@
+"""Forward pass and backpropagation through a stack of dense layers, as the textbook writes them.
+
+With a^0 = x (ndarray of shape (n_samples, n_0)) and layers l = 1..L:
+
+    z^l = a^(l-1) W^l + b^l                     pre-activations, (n_samples, n_l)
+    a^l = f_l(z^l)                              activations, (n_samples, n_l)
+    delta^L = f_L'(z^L) * dL/da^L               or the fused / softmax-Jacobian form
+    delta^l = (delta^(l+1) W^(l+1)^T) * f_l'(z^l)
+    dL/dW^l = a^(l-1)^T delta^l                 (n_(l-1), n_l) in the in_out layout
+    dL/db^l = sum over samples of delta^l       (n_l,)
+    dL/dx   = delta^1 W^1^T                     (n_samples, n_0)
+    W' = W - eta dL/dW, b' = b - eta dL/db      (+ for gradient ascent)
+
+Every quantity is float64. Nothing overflows for |z| up to 1000; a quantity that still comes out
+inf or nan (from a learning rate of 1e308, say) raises NonFiniteError naming it, and no warning
+is ever emitted. Shapes are the caller's responsibility (schemas/ checks them).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+
+from engine.activations import Activation
+from engine.conventions import WeightLayout
+from engine.errors import NonFiniteError
+from engine.losses import Loss
+from engine.types import FloatArray
+
+
+@dataclass(frozen=True)
+class DenseLayer:
+    """One fully connected layer: z = a_prev W + b, a = f(z).
+
+    weights : ndarray of shape (n_in, n_out), or (n_out, n_in) in the out_in layout
+    biases : ndarray of shape (n_out,)
+    """
+
+    weights: FloatArray
+    biases: FloatArray
+    activation: Activation
+
+
+@dataclass(frozen=True)
+class Network:
+    """Dense layers in order, with the layout their weight matrices are stored in."""
+
+    layers: tuple[DenseLayer, ...]
+    layout: WeightLayout = WeightLayout.IN_OUT
+
+
+@dataclass(frozen=True)
+class ForwardPass:
+    """z^l and a^l of every layer, l = 1..L, each of shape (n_samples, n_l)."""
+
+    pre_activations: tuple[FloatArray, ...]
+    activations: tuple[FloatArray, ...]
+
+    @property
+    def outputs(self) -> FloatArray:
+        return self.activations[-1]
+
+
+@dataclass(frozen=True)
+class LayerGradients:
+    """delta^l, dL/dW^l and dL/db^l of one layer, and its parameters after one step."""
+
+    delta: FloatArray
+    weight_gradient: FloatArray
+    bias_gradient: FloatArray
+    updated_weights: FloatArray
+    updated_biases: FloatArray
+
+
+@dataclass(frozen=True)
+class Backprop:
+    """Everything one step of backpropagation computes."""
+
+    forward: ForwardPass
+    loss: float
+    layers: tuple[LayerGradients, ...]
+    input_gradient: FloatArray
+
+
+def forward(network: Network, x: FloatArray) -> ForwardPass:
+    """The forward pass: z^l and a^l for every layer.
+
+    x : ndarray of shape (n_samples, n_0)
+    """
+    with np.errstate(all="ignore"):
+        zs, activations = _forward(network, x)
+    for i, (z, a) in enumerate(zip(zs, activations, strict=True)):
+        _require_finite(z, "pre_activations", i, _Z_OVERFLOW)
+        _require_finite(a, "activations", i, "the activation function overflowed float64")
+    return ForwardPass(tuple(zs), tuple(activations))
+
+
+def evaluate_loss(network: Network, fwd: ForwardPass, y: FloatArray, loss: Loss) -> float:
+    """The loss of a forward pass against targets y of shape (n_samples, n_L)."""
+    last = network.layers[-1].activation
+    with np.errstate(all="ignore"):
+        if loss.fuses_with(last):
+            value = loss.value_from_logits(fwd.pre_activations[-1], y)
+        else:
+            value = loss.value(fwd.outputs, y)
+    _require_finite(np.float64(value), "loss", None, "the loss overflowed float64")
+    return value
+
+
+def backprop(
+    network: Network,
+    x: FloatArray,
+    y: FloatArray,
+    loss: Loss,
+    *,
+    learning_rate: float,
+    ascent: bool = False,
+) -> Backprop:
+    """One step of backpropagation and gradient descent (or ascent).
+
+    x : ndarray of shape (n_samples, n_0)
+    y : ndarray of shape (n_samples, n_L), targets (class indices made one-hot by the caller)
+    """
+    fwd = forward(network, x)
+    L = len(network.layers)
+    with np.errstate(all="ignore"):
+        loss_value, delta_L = _loss_and_output_delta(network.layers[-1].activation, fwd, y, loss)
+        deltas = _deltas(network, fwd, delta_L)
+        input_gradient = deltas[0] @ network.layout.as_in_out(network.layers[0].weights).T
+        a_prev = (x, *fwd.activations[:-1])
+        grad_W = [
+            network.layout.gradient(a, delta) for a, delta in zip(a_prev, deltas, strict=True)
+        ]
+        grad_b = [np.sum(delta, axis=0) for delta in deltas]
+        step = learning_rate if ascent else -learning_rate
+        updated_W = [
+            layer.weights + step * g for layer, g in zip(network.layers, grad_W, strict=True)
+        ]
+        updated_b = [
+            layer.biases + step * g for layer, g in zip(network.layers, grad_b, strict=True)
+        ]
+
+    _require_finite(np.float64(loss_value), "loss", None, "the loss overflowed float64")
+    for i in reversed(range(L)):
+        _require_finite(deltas[i], "deltas", i, _DELTA_OVERFLOW)
+    _require_finite(input_gradient, "input_gradients", None, _DELTA_OVERFLOW)
+    step_overflow = (
+        f"learning_rate * gradient overflowed float64 (learning_rate = {learning_rate:g})"
+    )
+    for i in range(L):
+        _require_finite(grad_W[i], "weight_gradients", i, "the gradient overflowed float64")
+        _require_finite(grad_b[i], "bias_gradients", i, "the gradient overflowed float64")
+        _require_finite(updated_W[i], "updated_weights", i, step_overflow)
+        _require_finite(updated_b[i], "updated_biases", i, step_overflow)
+
+    layers = tuple(
+        LayerGradients(*quantities)
+        for quantities in zip(deltas, grad_W, grad_b, updated_W, updated_b, strict=True)
+    )
+    return Backprop(fwd, loss_value, layers, input_gradient)
+
+
+def _forward(network: Network, x: FloatArray) -> tuple[list[FloatArray], list[FloatArray]]:
+    zs: list[FloatArray] = []
+    activations: list[FloatArray] = []
+    a = x
+    for layer in network.layers:
+        z = a @ network.layout.as_in_out(layer.weights) + layer.biases
+        a = layer.activation.forward(z)
+        zs.append(z)
+        activations.append(a)
+    return zs, activations
+
+
+def _loss_and_output_delta(
+    activation: Activation, fwd: ForwardPass, y: FloatArray, loss: Loss
+) -> tuple[float, FloatArray]:
+    """L and delta^L = dL/dz^L: fused from the logits where the loss allows it."""
+    z, a = fwd.pre_activations[-1], fwd.outputs
+    if loss.fuses_with(activation):
+        return loss.value_from_logits(z, y), loss.delta_from_logits(z, y)
+    return loss.value(a, y), activation.vjp(z, a, loss.gradient(a, y))
+
+
+def _deltas(network: Network, fwd: ForwardPass, delta_L: FloatArray) -> list[FloatArray]:
+    """delta^l for l = 1..L by the recursion delta^l = (delta^(l+1) W^(l+1)^T) * f_l'(z^l)."""
+    deltas = [delta_L]
+    for layer, layer_above, z, a in _downward(network, fwd):
+        upstream = deltas[-1] @ network.layout.as_in_out(layer_above.weights).T
+        deltas.append(layer.activation.vjp(z, a, upstream))
+    deltas.reverse()
+    return deltas
+
+
+def _downward(
+    network: Network, fwd: ForwardPass
+) -> Iterator[tuple[DenseLayer, DenseLayer, FloatArray, FloatArray]]:
+    """(layer l, layer l + 1, z^l, a^l) for l = L - 1 down to 1."""
+    for i in reversed(range(len(network.layers) - 1)):
+        yield network.layers[i], network.layers[i + 1], fwd.pre_activations[i], fwd.activations[i]
+
+
+_Z_OVERFLOW = "the weighted sum overflowed float64: the weights, biases or inputs are too large"
+_DELTA_OVERFLOW = "the error signal overflowed float64 on its way back through the layers"
+
+
+def _require_finite(
+    array: FloatArray | np.float64, quantity: str, layer: int | None, reason: str
+) -> None:
+    if not np.isfinite(array).all():
+        raise NonFiniteError(quantity, layer, reason)
