@@ -1,0 +1,26 @@
+"""The one shape of every error answer: FastAPI's validation-error shape, for 4xx and 5xx alike.
+
+    {"detail": [{"loc": ["body", "network", "layers", 1, "weights"],
+                 "msg": "network.layers[1].weights has 2 rows but layer 1 has 3 outputs",
+                 "type": "shape_mismatch"}]}
+
+``loc`` says where (the request part, then the path inside it), ``msg`` what is wrong in words a
+student understands, ``type`` a stable machine-readable kind. The input is never echoed back,
+and at most MAX_PROBLEMS problems are listed (the last one then says how many were left out).
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+MAX_PROBLEMS = 20
+
+
+class Problem(BaseModel):
+    loc: list[str | int] = Field(description="where: the request part, then the path inside it")
+    msg: str = Field(description="what is wrong, and where, in plain words")
+    type: str = Field(description="a stable, machine-readable kind of problem")
+
+
+class ErrorResponse(BaseModel):
+    detail: list[Problem] = Field(max_length=MAX_PROBLEMS + 1)

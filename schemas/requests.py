@@ -1,0 +1,293 @@
+"""The /v1/forward and /v1/backprop requests, with the one validator that checks every shape.
+
+Field types check each value on its own (finite numbers, rectangular matrices, known names);
+``_check_shapes`` then checks every shape against its neighbours and the size limits, and says
+in plain words what is wrong and where: "network.layers[1].weights has 2 rows but layer 1 has 3
+outputs". Layers are numbered from 1 in prose, as in the textbook, and indexed from 0 in paths.
+"""
+
+from __future__ import annotations
+
+from itertools import pairwise
+from typing import Annotated, Literal, NoReturn, Self
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, ValidationInfo, model_validator
+from pydantic_core import PydanticCustomError
+
+import engine
+from engine.types import FloatArray
+from schemas.arrays import Matrix, NonNegativeFloat, Samples, Targets, Vector
+from schemas.limits import DEFAULT_LIMITS, Limits
+from schemas.specs import ActivationSpec, LossSpec
+
+ZeroOrOne = Annotated[int, Field(strict=True, ge=0, le=1)]
+
+
+class LayerSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    weights: Matrix = Field(
+        description="W: [n_in, n_out] in the in_out layout (w_jk joins input j to output k), "
+        "[n_out, n_in] in the out_in layout"
+    )
+    biases: Vector = Field(description="b: one per output, [n_out]")
+    activation: ActivationSpec
+
+
+class NetworkSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    layers: list[LayerSpec] = Field(min_length=1, description="the layers, input side first")
+
+
+class NetworkRequest(BaseModel):
+    """What /v1/forward and /v1/backprop share: a network, its inputs and the conventions."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    network: NetworkSpec
+    inputs: Samples = Field(
+        description="[n_samples, n_0], or one flat sample [n_0] (then per-sample answers are flat)"
+    )
+    targets: Targets | None = None
+    loss: LossSpec = Field(default="mse", validate_default=True)
+    conventions: Literal["textbook", "pytorch"] = Field(
+        default="textbook",
+        description="the preset: textbook (in_out, ReLU'(0) = 1, MSE = 1/2 sum, sums) or "
+        "pytorch (out_in, ReLU'(0) = 0, MSE = mean, means)",
+    )
+    weight_layout: Literal["in_out", "out_in"] | None = Field(
+        default=None, description="overrides the preset's weight layout"
+    )
+    relu_grad_at_zero: ZeroOrOne | None = Field(
+        default=None,
+        description="overrides the preset's derivative at the kink z = 0 of relu, leaky_relu, "
+        "elu and selu: 1 takes the right-hand side, 0 the left-hand side",
+    )
+
+    @model_validator(mode="after")
+    def _check_shapes(self, info: ValidationInfo) -> Self:
+        limits = (info.context or {}).get("limits", DEFAULT_LIMITS)
+        widths = self._check_layers(limits)
+        self._check_sizes(widths, limits)
+        if self.targets is not None:
+            self._check_targets(widths[-1])
+        return self
+
+    # Building the engine's objects ------------------------------------------------------------
+
+    @property
+    def single_sample(self) -> bool:
+        """Whether inputs is one flat sample (answers then have flat per-sample arrays)."""
+        return self.inputs.ndim == 1
+
+    @property
+    def samples(self) -> FloatArray:
+        """The inputs as rows, shape (n_samples, n_0)."""
+        return self.inputs.reshape(1, -1) if self.single_sample else self.inputs
+
+    def resolved_conventions(self) -> engine.Conventions:
+        return engine.PRESETS[engine.Preset(self.conventions)].with_overrides(
+            weight_layout=None
+            if self.weight_layout is None
+            else engine.WeightLayout(self.weight_layout),
+            relu_grad_at_zero=None
+            if self.relu_grad_at_zero is None
+            else (1 if self.relu_grad_at_zero else 0),
+        )
+
+    def build_network(self, conventions: engine.Conventions) -> engine.Network:
+        layers = tuple(
+            engine.DenseLayer(
+                layer.weights,
+                layer.biases,
+                engine.make_activation(
+                    layer.activation.name, layer.activation.params(), conventions
+                ),
+            )
+            for layer in self.network.layers
+        )
+        return engine.Network(layers, conventions.weight_layout)
+
+    def build_loss(self, conventions: engine.Conventions) -> engine.Loss:
+        return engine.make_loss(self.loss.name, self.loss.params(), conventions)
+
+    def target_rows(self) -> FloatArray:
+        """The targets as rows, shape (n_samples, n_L); class indices become one-hot rows."""
+        targets = self.targets
+        assert targets is not None, "target_rows needs targets"
+        n_outputs = self._widths()[-1]
+        if isinstance(targets, int):
+            return engine.one_hot(np.array([targets]), n_outputs)
+        if isinstance(targets, list):
+            if self.single_sample:
+                return np.array([targets], dtype=np.float64)
+            return engine.one_hot(np.array(targets), n_outputs)
+        return targets.reshape(1, -1) if targets.ndim == 1 else targets
+
+    # The checks ---------------------------------------------------------------------------------
+
+    def _widths(self) -> list[int]:
+        """n_0, n_1, ..., n_L as the weight matrices give them (once their shapes are checked)."""
+        out_axis = (
+            1 if self.resolved_conventions().weight_layout is engine.WeightLayout.IN_OUT else 0
+        )
+        return [
+            self.inputs.shape[-1],
+            *(layer.weights.shape[out_axis] for layer in self.network.layers),
+        ]
+
+    def _check_layers(self, limits: Limits) -> list[int]:
+        """Each layer against the one below it; returns n_0, ..., n_L."""
+        layers = self.network.layers
+        if len(layers) > limits.max_layers:
+            _fail(
+                "limit_exceeded",
+                f"the network has {len(layers)} layers, over the limit "
+                f"max_layers = {limits.max_layers}",
+            )
+        in_out = self.resolved_conventions().weight_layout is engine.WeightLayout.IN_OUT
+        in_axis, out_axis = ("rows", "columns") if in_out else ("columns", "rows")
+        widths = [self.inputs.shape[-1]]
+        for i, layer in enumerate(layers):
+            where = f"network.layers[{i}]"
+            n_in, n_out = layer.weights.shape if in_out else layer.weights.shape[::-1]
+            if n_in != widths[-1]:
+                below = (
+                    f"each sample of inputs has {widths[-1]} numbers"
+                    if i == 0
+                    else f"layer {i} has {widths[-1]} outputs"
+                )
+                hint = ""
+                if n_out == widths[-1]:
+                    hint = (
+                        f" (weights are read in the {'in_out' if in_out else 'out_in'} layout; "
+                        f"set weight_layout to {'out_in' if in_out else 'in_out'} if yours are "
+                        f"stored the other way round)"
+                    )
+                _fail("shape_mismatch", f"{where}.weights has {n_in} {in_axis} but {below}{hint}")
+            if layer.biases.shape[0] != n_out:
+                entries = _count(layer.biases.shape[0], "entry", "entries")
+                _fail(
+                    "shape_mismatch",
+                    f"{where}.biases has {entries} but {where}.weights has {n_out} {out_axis}, "
+                    "one per output",
+                )
+            if layer.activation.name == "softmax" and i != len(layers) - 1:
+                _fail(
+                    "softmax_not_last",
+                    f"{where}.activation is softmax, which can only be the last layer's "
+                    f"activation (network.layers[{len(layers) - 1}])",
+                )
+            widths.append(n_out)
+        return widths
+
+    def _check_sizes(self, widths: list[int], limits: Limits) -> None:
+        n_samples = self.samples.shape[0]
+        weights = sum(n_in * n_out for n_in, n_out in pairwise(widths))
+        sizes = (
+            ("max_width", max(widths), "the widest layer (inputs included) has {} units"),
+            ("max_batch", n_samples, "inputs has {} samples"),
+            ("max_parameters", weights + sum(widths[1:]), "the network has {} weights and biases"),
+            (
+                "max_activation_elements",
+                n_samples * max(widths),
+                "samples x widest layer is {} numbers per array",
+            ),
+            ("max_work", n_samples * weights, "the forward pass takes {} multiply-adds"),
+        )
+        for name, size, what in sizes:
+            limit = getattr(limits, name)
+            if size > limit:
+                _fail(
+                    "limit_exceeded",
+                    f"{what.format(f'{size:,}')}, over the limit {name} = {limit:,}",
+                )
+
+    def _check_targets(self, n_outputs: int) -> None:
+        targets = self.targets
+        n_samples = self.samples.shape[0]
+        if isinstance(targets, int) or (isinstance(targets, list) and not self.single_sample):
+            classes = [targets] if isinstance(targets, int) else targets
+            self._check_classes(classes, n_samples, n_outputs)
+            return
+        if isinstance(targets, list):  # integers, read as the target row of a flat sample
+            _check_length("targets has {} numbers", len(targets), n_outputs)
+            for i, value in enumerate(targets):
+                if abs(value) > _LARGEST_FLOAT:
+                    _fail("finite_number", f"targets[{i}] is too large for a float64")
+            return
+        assert targets is not None
+        if targets.ndim == 1 and not self.single_sample:
+            also = ", or one class index per sample" if self.loss.name == "cross_entropy" else ""
+            _fail(
+                "shape_mismatch",
+                f"targets is one flat row but inputs has {n_samples} samples: "
+                f"give one row of {n_outputs} targets per sample{also}",
+            )
+        if targets.ndim == 2 and self.single_sample:
+            _fail(
+                "shape_mismatch",
+                "targets has rows but inputs is one flat sample: give targets "
+                f"as one flat row of {n_outputs} numbers",
+            )
+        if targets.ndim == 2 and targets.shape[0] != n_samples:
+            _fail(
+                "shape_mismatch",
+                f"targets has {targets.shape[0]} rows but inputs has {n_samples} samples",
+            )
+        what = "targets has {} columns" if targets.ndim == 2 else "targets has {} numbers"
+        _check_length(what, targets.shape[-1], n_outputs)
+
+    def _check_classes(self, classes: list[int], n_samples: int, n_outputs: int) -> None:
+        if self.loss.name != "cross_entropy":
+            _fail(
+                "targets_need_rows",
+                "class indices as targets only work with cross_entropy: "
+                f"give one row of {n_outputs} targets per sample",
+            )
+        if len(classes) != n_samples:
+            _fail(
+                "shape_mismatch",
+                f"targets has {len(classes)} class indices but inputs has {n_samples} samples",
+            )
+        for i, k in enumerate(classes):
+            if not 0 <= k < n_outputs:
+                where = "targets" if isinstance(self.targets, int) else f"targets[{i}]"
+                _fail(
+                    "class_out_of_range",
+                    f"{where} is class {k}, but the last layer has "
+                    f"{n_outputs} outputs (classes 0 to {n_outputs - 1})",
+                )
+
+
+class ForwardRequest(NetworkRequest):
+    """POST /v1/forward: the loss is computed when targets are given."""
+
+
+class BackpropRequest(NetworkRequest):
+    """POST /v1/backprop: one step of backpropagation and gradient descent (or ascent)."""
+
+    targets: Targets = Field(
+        description="[n_samples, n_L] rows, one flat row for a flat sample, or for "
+        "cross_entropy class indices [n_samples] (one integer for a flat sample)"
+    )
+    learning_rate: NonNegativeFloat = Field(description="eta in W' = W - eta dL/dW")
+    ascent: StrictBool = Field(default=False, description="W' = W + eta dL/dW instead")
+
+
+def _count(n: int, one: str, many: str) -> str:
+    return f"{n} {one if n == 1 else many}"
+
+
+_LARGEST_FLOAT = float(np.finfo(np.float64).max)
+
+
+def _check_length(what: str, length: int, n_outputs: int) -> None:
+    if length != n_outputs:
+        _fail("shape_mismatch", f"{what.format(length)} but the last layer has {n_outputs} outputs")
+
+
+def _fail(kind: str, message: str) -> NoReturn:
+    raise PydanticCustomError(kind, "{message}", {"message": message})

@@ -1,0 +1,117 @@
+"""The /v1/forward and /v1/backprop answers: their models, and their assembly from engine results.
+
+The models document the answers in OpenAPI and let tests check real answers against them; the
+service itself writes the answers with orjson straight from NumPy arrays (see ``*_payload``),
+so large arrays are never turned into Python lists or validated a second time.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+import engine
+from engine.types import FloatArray
+
+PerSample = list[list[float]] | list[float]
+"""One row per sample, or one flat row when the request's inputs was one flat sample."""
+
+
+class ConventionsUsed(BaseModel):
+    preset: Literal["textbook", "pytorch"]
+    weight_layout: Literal["in_out", "out_in"]
+    relu_grad_at_zero: Literal[0, 1]
+    loss: dict[str, str | float | bool] = Field(
+        description="the loss with every parameter resolved, e.g. "
+        '{"name": "mse", "reduction": "sum", "half": true}'
+    )
+
+
+class LayerForward(BaseModel):
+    pre_activations: PerSample = Field(description="z^l = a^(l-1) W^l + b^l, [n_samples, n_l]")
+    activations: PerSample = Field(description="a^l = f(z^l), [n_samples, n_l]")
+
+
+class LayerBackprop(LayerForward):
+    deltas: PerSample = Field(description="delta^l = dL/dz^l, [n_samples, n_l]")
+    weight_gradients: list[list[float]] = Field(description="dL/dW^l, in the weights' layout")
+    bias_gradients: list[float] = Field(description="dL/db^l = sum over samples of delta^l")
+    updated_weights: list[list[float]] = Field(description="W - eta dL/dW (+ for ascent)")
+    updated_biases: list[float] = Field(description="b - eta dL/db (+ for ascent)")
+
+
+class ForwardResponse(BaseModel):
+    loss: float | None = Field(default=None, description="present when targets were given")
+    outputs: PerSample
+    layers: list[LayerForward]
+    conventions: ConventionsUsed
+
+
+class BackpropResponse(BaseModel):
+    loss: float
+    outputs: PerSample
+    layers: list[LayerBackprop] = Field(description="layers[i] is layer i + 1 of the request")
+    input_gradients: PerSample = Field(description="dL/dx = delta^1 W^1^T, [n_samples, n_0]")
+    conventions: ConventionsUsed
+
+
+def conventions_payload(conventions: engine.Conventions, loss: engine.Loss) -> dict[str, Any]:
+    return {
+        "preset": conventions.preset.value,
+        "weight_layout": conventions.weight_layout.value,
+        "relu_grad_at_zero": conventions.relu_grad_at_zero,
+        "loss": loss.params(),
+    }
+
+
+def forward_payload(
+    fwd: engine.ForwardPass,
+    loss: float | None,
+    *,
+    single_sample: bool,
+    conventions: dict[str, Any],
+) -> dict[str, Any]:
+    """The /v1/forward answer, arrays left as NumPy arrays for orjson to write."""
+    per_sample = _per_sample(single_sample)
+    payload: dict[str, Any] = {} if loss is None else {"loss": loss}
+    payload["outputs"] = per_sample(fwd.outputs)
+    payload["layers"] = [
+        {"pre_activations": per_sample(z), "activations": per_sample(a)}
+        for z, a in zip(fwd.pre_activations, fwd.activations, strict=True)
+    ]
+    payload["conventions"] = conventions
+    return payload
+
+
+def backprop_payload(
+    result: engine.Backprop, *, single_sample: bool, conventions: dict[str, Any]
+) -> dict[str, Any]:
+    """The /v1/backprop answer, arrays left as NumPy arrays for orjson to write."""
+    per_sample = _per_sample(single_sample)
+    fwd = result.forward
+    return {
+        "loss": result.loss,
+        "outputs": per_sample(fwd.outputs),
+        "layers": [
+            {
+                "pre_activations": per_sample(z),
+                "activations": per_sample(a),
+                "deltas": per_sample(grads.delta),
+                "weight_gradients": grads.weight_gradient,
+                "bias_gradients": grads.bias_gradient,
+                "updated_weights": grads.updated_weights,
+                "updated_biases": grads.updated_biases,
+            }
+            for z, a, grads in zip(fwd.pre_activations, fwd.activations, result.layers, strict=True)
+        ],
+        "input_gradients": per_sample(result.input_gradient),
+        "conventions": conventions,
+    }
+
+
+def _per_sample(single_sample: bool) -> Any:
+    def per_sample(rows: FloatArray) -> FloatArray:
+        return rows[0] if single_sample else rows
+
+    return per_sample
