@@ -1,0 +1,46 @@
+# One entry point per job, shared by README, CI and people.
+#   make run    serve the API on port 8000 (creates .venv on first use)
+#   make test   lint, type checks and the test suite (creates .venv on first use)
+#   make lint   ruff, mypy and hadolint only
+
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+PORT   ?= 8000
+
+RUNTIME_STAMP := $(VENV)/.runtime-installed
+TEST_STAMP    := $(VENV)/.test-installed
+
+.PHONY: run test lint pytest lock clean
+
+run: $(RUNTIME_STAMP)
+	$(BIN)/backprop-service serve --port $(PORT)
+
+test: lint pytest
+
+lint: $(TEST_STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	$(BIN)/hadolint Dockerfile
+
+pytest: $(TEST_STAMP)
+	$(BIN)/pytest
+
+lock:
+	scripts/lock.sh
+
+clean:
+	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache .hypothesis
+
+$(VENV)/bin/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(RUNTIME_STAMP): $(VENV)/bin/python requirements/runtime.txt pyproject.toml
+	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements/runtime.txt
+	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps -e .
+	touch $@
+
+$(TEST_STAMP): $(RUNTIME_STAMP) requirements/test.txt
+	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements/test.txt
+	touch $@

@@ -1,0 +1,1 @@
+"""The HTTP layer of backprop-service: FastAPI routes over the schemas and the engine."""

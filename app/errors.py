@@ -1,0 +1,113 @@
+"""From exceptions to error answers, in one handler.
+
+Every error answer has the shape of schemas.errors.ErrorResponse. What raises what:
+
+    pydantic.ValidationError        body failed validation        422, or 400 if not JSON at all
+    fastapi RequestValidationError  a query or path parameter     422
+    engine.NonFiniteError           a result overflowed float64   422
+    engine.DomainError              an input outside a domain     422
+    HTTPException                   404, 405, 413, 415 ...        its status
+    anything else                   a bug                         500, logged, no details
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from pydantic import ValidationError
+from starlette.exceptions import HTTPException
+from starlette.responses import JSONResponse, Response
+
+from engine import DomainError, NonFiniteError
+from schemas import MAX_PROBLEMS, UNION_TAGS
+
+logger = logging.getLogger("backprop_service")
+
+Loc = list[str | int]
+
+_HTTP_TYPES = {
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "body_too_large",
+    415: "unsupported_media_type",
+}
+
+
+def problem(loc: Loc, msg: str, type_: str) -> dict[str, Any]:
+    return {"loc": loc, "msg": msg, "type": type_}
+
+
+def error_response(status: int, problems: Sequence[dict[str, Any]]) -> JSONResponse:
+    return JSONResponse({"detail": list(problems)}, status_code=status)
+
+
+async def handle_error(request: Request, exc: Exception) -> Response:
+    """The one exception handler: says what is wrong and where, never echoes the input."""
+    if isinstance(exc, ValidationError | RequestValidationError):
+        return _validation_failed(exc)
+    if isinstance(exc, NonFiniteError):
+        loc: Loc = (
+            ["result", exc.quantity]
+            if exc.layer is None
+            else ["result", "layers", exc.layer, exc.quantity]
+        )
+        return error_response(422, [problem(loc, str(exc), "non_finite_result")])
+    if isinstance(exc, DomainError):
+        return error_response(422, [problem(["body", exc.argument], str(exc), "domain_error")])
+    if isinstance(exc, HTTPException):
+        type_ = _HTTP_TYPES.get(exc.status_code, f"http_{exc.status_code}")
+        response = error_response(exc.status_code, [problem([], str(exc.detail), type_)])
+        response.headers.update(exc.headers or {})
+        return response
+    logger.error("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
+    return error_response(500, [problem([], "internal error: it has been logged", "internal")])
+
+
+def install_error_handler(app: FastAPI) -> None:
+    for exc_type in (
+        ValidationError,
+        RequestValidationError,
+        NonFiniteError,
+        DomainError,
+        HTTPException,
+        Exception,
+    ):
+        app.add_exception_handler(exc_type, handle_error)
+
+
+def _validation_failed(exc: ValidationError | RequestValidationError) -> JSONResponse:
+    if isinstance(exc, RequestValidationError):
+        errors = [dict(e) for e in exc.errors()]
+        prefix: Loc = []
+    else:
+        errors = [dict(e) for e in exc.errors(include_url=False, include_input=False)]
+        prefix = ["body"]
+    if errors and errors[0]["type"] == "json_invalid":
+        msg = f"the body is not valid JSON: {errors[0]['msg'].removeprefix('Invalid JSON: ')}"
+        return error_response(400, [problem(["body"], msg, "json_invalid")])
+    problems = [_public(prefix, e) for e in errors[:MAX_PROBLEMS]]
+    if len(errors) > MAX_PROBLEMS:
+        more = len(errors) - MAX_PROBLEMS
+        problems.append(problem(prefix, f"... and {more} more problems", "too_many_problems"))
+    return error_response(422, problems)
+
+
+def _public(prefix: Loc, error: dict[str, Any]) -> dict[str, Any]:
+    """A Pydantic error as clients see it: tags dropped, the place named in the message."""
+    path: Loc = [part for part in error["loc"] if part not in UNION_TAGS]
+    msg = str(error["msg"]).removeprefix("Value error, ")
+    if path and path[0] != "body":
+        msg = f"{_dotted(path)}: {msg}"
+    return problem([*prefix, *path], msg, str(error["type"]))
+
+
+def _dotted(path: Loc) -> str:
+    """["network", "layers", 0, "weights"] -> "network.layers[0].weights"."""
+    text = ""
+    for part in path:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else part)
+    return text

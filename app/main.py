@@ -1,0 +1,68 @@
+"""The FastAPI application: ``app.main:app``, built by ``create_app``."""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from app.config import Settings, get_settings
+from app.errors import install_error_handler
+from app.openapi import install_openapi
+from app.routes import catalog, health, network
+from schemas import SPEC_EXAMPLE, BackpropRequest, ForwardRequest
+from schemas.examples import SPEC_EXAMPLE_LOSS
+
+logger = logging.getLogger("backprop_service")
+
+DESCRIPTION = """
+Backpropagation as a service: POST a fully connected network, its inputs and targets, and get
+back the forward pass, the loss, every layer's deltas, the weight and bias gradients and the
+updated parameters, in float64, by the textbook's conventions or PyTorch's.
+
+Every error answer has one shape: `{"detail": [{"loc": [...], "msg": "...", "type": "..."}]}`.
+"""
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.ready = _self_check()
+        yield
+        app.state.ready = False
+
+    app = FastAPI(
+        title="backprop-service",
+        version="1.0.0",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        max_body_size=settings.max_body_bytes,
+        docs_url="/docs" if settings.docs_enabled else None,
+        redoc_url=None,
+        openapi_url="/openapi.json" if settings.docs_enabled else None,
+    )
+    app.state.settings = settings
+    app.state.limits = settings.limits()
+    app.state.ready = False
+    for module in (network, catalog, health):
+        app.include_router(module.router)
+    install_error_handler(app)
+    install_openapi(app, [BackpropRequest, ForwardRequest])
+    return app
+
+
+def _self_check() -> bool:
+    """Answer the SPEC.md example and compare the loss with the figure SPEC.md gives."""
+    result = network.compute_backprop(BackpropRequest.model_validate(SPEC_EXAMPLE))
+    ok = math.isclose(result["loss"], SPEC_EXAMPLE_LOSS, rel_tol=1e-12)
+    if not ok:
+        logger.error("self-check failed: loss %r, expected %r", result["loss"], SPEC_EXAMPLE_LOSS)
+    return ok
+
+
+app = create_app()

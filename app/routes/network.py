@@ -1,0 +1,83 @@
+"""POST /v1/forward and POST /v1/backprop."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from starlette.responses import Response
+
+import engine
+from app.openapi import ERROR_RESPONSES, json_body
+from app.pipeline import answer
+from schemas import (
+    SPEC_EXAMPLE,
+    SPEC_FORWARD_EXAMPLE,
+    BackpropRequest,
+    BackpropResponse,
+    ForwardRequest,
+    ForwardResponse,
+    backprop_payload,
+    conventions_payload,
+    forward_payload,
+)
+
+router = APIRouter(prefix="/v1", tags=["network"])
+
+
+@router.post(
+    "/backprop",
+    summary="Forward pass, loss, backpropagation and one gradient step",
+    response_model=BackpropResponse,
+    responses=ERROR_RESPONSES,
+    openapi_extra=json_body(BackpropRequest, SPEC_EXAMPLE),
+)
+async def backprop(request: Request) -> Response:
+    """Every layer's z, a and delta, the weight and bias gradients and the updated parameters."""
+    return await answer(request, BackpropRequest, compute_backprop, request.app.state.limits)
+
+
+@router.post(
+    "/forward",
+    summary="Forward pass, and the loss when targets are given",
+    response_model=ForwardResponse,
+    responses=ERROR_RESPONSES,
+    openapi_extra=json_body(ForwardRequest, SPEC_FORWARD_EXAMPLE),
+)
+async def forward(request: Request) -> Response:
+    """Every layer's z and a, the outputs, and the loss when targets are given."""
+    return await answer(request, ForwardRequest, compute_forward, request.app.state.limits)
+
+
+def compute_backprop(req: BackpropRequest) -> dict[str, Any]:
+    conventions = req.resolved_conventions()
+    loss = req.build_loss(conventions)
+    result = engine.backprop(
+        req.build_network(conventions),
+        req.samples,
+        req.target_rows(),
+        loss,
+        learning_rate=req.learning_rate,
+        ascent=req.ascent,
+    )
+    return backprop_payload(
+        result,
+        single_sample=req.single_sample,
+        conventions=conventions_payload(conventions, loss),
+    )
+
+
+def compute_forward(req: ForwardRequest) -> dict[str, Any]:
+    conventions = req.resolved_conventions()
+    loss = req.build_loss(conventions)
+    network = req.build_network(conventions)
+    fwd = engine.forward(network, req.samples)
+    loss_value = (
+        None if req.targets is None else engine.evaluate_loss(network, fwd, req.target_rows(), loss)
+    )
+    return forward_payload(
+        fwd,
+        loss_value,
+        single_sample=req.single_sample,
+        conventions=conventions_payload(conventions, loss),
+    )

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Pin every dependency, transitive ones included, from pyproject.toml into requirements/*.txt.
+# The Dockerfile installs requirements/runtime.txt; `make test` and CI install requirements/test.txt.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+python3 -m venv "$tmp/venv"
+"$tmp/venv/bin/pip" install --quiet --upgrade pip
+"$tmp/venv/bin/pip" install --quiet .
+{
+  echo "# Pinned runtime dependencies: regenerate with 'make lock'."
+  "$tmp/venv/bin/pip" freeze --exclude backprop-service
+} > requirements/runtime.txt
+"$tmp/venv/bin/pip" install --quiet ".[test]"
+{
+  echo "# Pinned test and lint dependencies: regenerate with 'make lock'."
+  echo "-r runtime.txt"
+  "$tmp/venv/bin/pip" freeze --exclude backprop-service | grep -v -x -F -f <(grep -v '^#' requirements/runtime.txt)
+} > requirements/test.txt
+echo "wrote requirements/runtime.txt and requirements/test.txt"
