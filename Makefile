@@ -2,6 +2,7 @@
 #   make run    serve the API on port 8000 (creates .venv on first use)
 #   make test   lint, type checks and the test suite (creates .venv on first use)
 #   make lint   ruff, mypy and hadolint only
+#   make fuzz   the property tests with many more random examples (a few minutes)
 
 PYTHON ?= python3
 VENV   ?= .venv
@@ -11,7 +12,7 @@ PORT   ?= 8000
 RUNTIME_STAMP := $(VENV)/.runtime-installed
 TEST_STAMP    := $(VENV)/.test-installed
 
-.PHONY: run test lint pytest lock clean
+.PHONY: run test lint pytest fuzz lock clean
 
 run: $(RUNTIME_STAMP)
 	$(BIN)/backprop-service serve --port $(PORT)
@@ -26,6 +27,9 @@ lint: $(TEST_STAMP)
 
 pytest: $(TEST_STAMP)
 	$(BIN)/pytest
+
+fuzz: $(TEST_STAMP)
+	HYPOTHESIS_PROFILE=fuzz $(BIN)/pytest -m "not server" tests/test_gradients.py
 
 lock:
 	scripts/lock.sh

@@ -29,6 +29,9 @@ logger = logging.getLogger("backprop_service")
 
 Loc = list[str | int]
 
+_MAX_QUOTED = 40
+"""The longest piece of a client's input an error message may quote."""
+
 _HTTP_TYPES = {
     404: "not_found",
     405: "method_not_allowed",
@@ -100,6 +103,11 @@ def _public(prefix: Loc, error: dict[str, Any]) -> dict[str, Any]:
     """A Pydantic error as clients see it: tags dropped, the place named in the message."""
     path: Loc = [part for part in error["loc"] if part not in UNION_TAGS]
     msg = str(error["msg"]).removeprefix("Value error, ")
+    if error["type"] == "union_tag_invalid":  # Pydantic's message quotes the input, at any length
+        ctx = error.get("ctx", {})
+        given = str(ctx.get("tag", ""))
+        name = f" '{given}'" if len(given) <= _MAX_QUOTED else ""
+        msg = f"unknown name{name}: expected one of {ctx.get('expected_tags', '')}"
     if path and path[0] != "body":
         msg = f"{_dotted(path)}: {msg}"
     return problem([*prefix, *path], msg, str(error["type"]))

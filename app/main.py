@@ -11,6 +11,7 @@ from fastapi import FastAPI
 
 from app.config import Settings, get_settings
 from app.errors import install_error_handler
+from app.middleware import BodySizeLimit
 from app.openapi import install_openapi
 from app.routes import catalog, health, network
 from schemas import SPEC_EXAMPLE, BackpropRequest, ForwardRequest
@@ -41,7 +42,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version="1.0.0",
         description=DESCRIPTION,
         lifespan=lifespan,
-        max_body_size=settings.max_body_bytes,
         docs_url="/docs" if settings.docs_enabled else None,
         redoc_url=None,
         openapi_url="/openapi.json" if settings.docs_enabled else None,
@@ -52,6 +52,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for module in (network, catalog, health):
         app.include_router(module.router)
     install_error_handler(app)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     install_openapi(app, [BackpropRequest, ForwardRequest])
     return app
 

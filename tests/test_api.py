@@ -1,0 +1,137 @@
+"""The endpoints through HTTP: answers, their schema, the catalog, health, and the OpenAPI docs."""
+
+from __future__ import annotations
+
+import copy
+
+import httpx
+import pytest
+
+import engine
+from app import main
+from app.config import Settings
+from schemas import (
+    SPEC_EXAMPLE,
+    SPEC_FORWARD_EXAMPLE,
+    BackpropResponse,
+    ErrorResponse,
+    ForwardResponse,
+)
+from schemas.examples import SPEC_EXAMPLE_LOSS
+from schemas.specs import ActivationName, LossName
+from tests.conftest import app_client
+
+pytestmark = pytest.mark.anyio
+
+
+async def test_backprop_answer_conforms_to_its_documented_model(client: httpx.AsyncClient) -> None:
+    response = await client.post("/v1/backprop", json=SPEC_EXAMPLE)
+    model = BackpropResponse.model_validate_json(response.content)
+    assert model.model_dump(exclude_none=True) == response.json()
+    assert response.json()["conventions"] == {
+        "preset": "textbook", "weight_layout": "in_out", "relu_grad_at_zero": 1,
+        "loss": {"name": "mse", "reduction": "sum", "half": True},
+    }  # fmt: skip
+
+
+async def test_forward_without_targets_has_no_loss(client: httpx.AsyncClient) -> None:
+    request = {k: v for k, v in SPEC_FORWARD_EXAMPLE.items() if k != "targets"}
+    response = await client.post("/v1/forward", json=request)
+    assert response.status_code == 200
+    assert "loss" not in response.json()
+    ForwardResponse.model_validate_json(response.content)
+
+
+async def test_forward_agrees_with_backprop(client: httpx.AsyncClient) -> None:
+    forward = (await client.post("/v1/forward", json=SPEC_FORWARD_EXAMPLE)).json()
+    backprop = (await client.post("/v1/backprop", json=SPEC_EXAMPLE)).json()
+    assert forward["loss"] == backprop["loss"]
+    assert forward["outputs"] == backprop["outputs"]
+    for f, b in zip(forward["layers"], backprop["layers"], strict=True):
+        assert f == {"pre_activations": b["pre_activations"], "activations": b["activations"]}
+
+
+async def test_forward_refuses_a_learning_rate(client: httpx.AsyncClient) -> None:
+    response = await client.post("/v1/forward", json=SPEC_EXAMPLE)
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["loc"] == ["body", "learning_rate"]
+
+
+async def test_activation_catalog_lists_the_engine_registry(client: httpx.AsyncClient) -> None:
+    catalog = {a["name"]: a for a in (await client.get("/v1/activations")).json()["activations"]}
+    assert set(catalog) == set(engine.ACTIVATIONS) == set(ActivationName.__args__)
+    assert catalog["leaky_relu"]["parameters"] == [{
+        "name": "negative_slope", "default": 0.01,
+        "description": "slope of the function for z < 0",
+    }]  # fmt: skip
+    assert catalog["softmax"]["last_layer_only"] is True
+    assert catalog["sigmoid"]["derivative"] == "f'(z) = f(z) (1 - f(z))"
+    kinked = {name for name, info in catalog.items() if info["kink_follows_relu_grad_at_zero"]}
+    assert kinked == {"relu", "leaky_relu", "elu", "selu"}
+
+
+async def test_loss_catalog_gives_each_presets_defaults(client: httpx.AsyncClient) -> None:
+    catalog = {loss["name"]: loss for loss in (await client.get("/v1/losses")).json()["losses"]}
+    assert set(catalog) == set(engine.LOSSES) == set(LossName.__args__)
+    mse = {p["name"]: p["defaults"] for p in catalog["mse"]["parameters"]}
+    assert mse == {"reduction": {"textbook": "sum", "pytorch": "mean"},
+                   "half": {"textbook": True, "pytorch": False}}  # fmt: skip
+    assert catalog["cross_entropy"]["fused_with"] == "softmax"
+    assert catalog["binary_cross_entropy"]["fused_with"] == "sigmoid"
+    assert catalog["cross_entropy"]["class_indices"] is True
+    assert catalog["mse"]["reductions"] == ["sum", "mean", "batch_mean"]
+
+
+async def test_health_and_readiness(client: httpx.AsyncClient) -> None:
+    assert (await client.get("/healthz")).json() == {"status": "ok"}
+    assert (await client.get("/readyz")).json() == {"status": "ready"}
+
+
+async def test_not_ready_when_the_self_check_fails(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(main, "SPEC_EXAMPLE_LOSS", SPEC_EXAMPLE_LOSS + 1e-6)
+    async with app_client(Settings()) as client:
+        response = await client.get("/readyz")
+    assert response.status_code == 503
+    ErrorResponse.model_validate_json(response.content)
+
+
+async def test_openapi_example_is_the_spec_example_and_works(client: httpx.AsyncClient) -> None:
+    """What "Try it out" in /docs sends is the SPEC.md example, and it gets SPEC.md's answer."""
+    openapi = (await client.get("/openapi.json")).json()
+    for path, expected in (("/v1/backprop", SPEC_EXAMPLE), ("/v1/forward", SPEC_FORWARD_EXAMPLE)):
+        body = openapi["paths"][path]["post"]["requestBody"]["content"]["application/json"]
+        assert body["example"] == expected
+        response = await client.post(path, json=body["example"])
+        assert response.json()["loss"] == pytest.approx(SPEC_EXAMPLE_LOSS, rel=1e-12)
+
+
+async def test_openapi_documents_request_bodies_and_every_error(client: httpx.AsyncClient) -> None:
+    openapi = (await client.get("/openapi.json")).json()
+    schemas = openapi["components"]["schemas"]
+    for path, model in (("/v1/backprop", "BackpropRequest"), ("/v1/forward", "ForwardRequest")):
+        operation = openapi["paths"][path]["post"]
+        ref = operation["requestBody"]["content"]["application/json"]["schema"]["$ref"]
+        assert ref == f"#/components/schemas/{model}"
+        assert {"400", "413", "415", "422"} <= set(operation["responses"])
+    assert "learning_rate" in schemas["BackpropRequest"]["required"]
+    assert "LayerSpec" in schemas
+    assert (await client.get("/docs")).status_code == 200
+
+
+async def test_docs_can_be_turned_off() -> None:
+    async with app_client(Settings(docs_enabled=False)) as client:
+        assert (await client.get("/docs")).status_code == 404
+        assert (await client.get("/openapi.json")).status_code == 404
+        assert (await client.post("/v1/backprop", json=SPEC_EXAMPLE)).status_code == 200
+
+
+async def test_large_request_is_answered_off_the_event_loop(client: httpx.AsyncClient) -> None:
+    """A body over the inline threshold takes the worker-thread path and gets the same answer."""
+    request = copy.deepcopy(SPEC_EXAMPLE)
+    request["inputs"] = [[1.0, 2.0]] * 2000
+    request["targets"] = [[1.0, 0.0]] * 2000
+    response = await client.post("/v1/backprop", json=request)
+    assert response.status_code == 200
+    single = (await client.post("/v1/backprop", json=SPEC_EXAMPLE)).json()
+    assert response.json()["loss"] == pytest.approx(2000 * single["loss"], rel=1e-12)
+    assert response.json()["layers"][1]["deltas"][1999] == single["layers"][1]["deltas"][0]

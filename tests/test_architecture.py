@@ -1,0 +1,41 @@
+"""The layers depend one way: app -> schemas -> engine. The engine can be used with no web stack."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def imported_packages(package: str) -> set[str]:
+    found: set[str] = set()
+    for path in (ROOT / package).rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                found.update(alias.name.split(".")[0] for alias in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                found.add(node.module.split(".")[0])
+    return found
+
+
+@pytest.mark.parametrize(
+    ("package", "forbidden"),
+    [("engine", {"app", "schemas", "fastapi", "starlette", "pydantic", "orjson", "json"}),
+     ("schemas", {"app", "fastapi", "starlette"})],
+)  # fmt: skip
+def test_lower_layers_do_not_import_higher_ones(package: str, forbidden: set[str]) -> None:
+    assert imported_packages(package) & forbidden == set()
+
+
+def test_nothing_evaluates_client_text() -> None:
+    for package in ("app", "schemas", "engine"):
+        for path in (ROOT / package).rglob("*.py"):
+            calls = {
+                node.func.id
+                for node in ast.walk(ast.parse(path.read_text()))
+                if isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
+            }
+            assert not calls & {"eval", "exec", "compile", "__import__"}, path

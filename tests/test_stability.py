@@ -1,0 +1,139 @@
+"""Numerics at |z| = 1000 and beyond: no overflow, no warning (warnings are errors here), finite,
+correct values; and a result that would not be finite is a 422 naming the quantity."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import numpy as np
+import pytest
+
+from engine import ACTIVATIONS, PRESETS, Preset, activations, losses, make_activation
+from schemas import SPEC_EXAMPLE
+from tests.test_gradients import answer
+
+pytestmark = pytest.mark.anyio
+
+EXTREMES = np.array([[-1e4, -1000.0, -745.0, -40.0, -1e-300, 0.0, 1e-300, 40.0, 710.0, 1000.0,
+                      1e4]])  # fmt: skip
+TEXTBOOK = PRESETS[Preset.TEXTBOOK]
+
+
+@pytest.mark.parametrize("name", sorted(ACTIVATIONS))
+def test_activation_and_derivative_are_finite_at_extreme_z(name: str) -> None:
+    f = make_activation(name, {}, TEXTBOOK)
+    a = f.forward(EXTREMES)
+    d = f.derivative(EXTREMES, a)
+    g = f.vjp(EXTREMES, a, np.ones_like(EXTREMES))
+    assert np.isfinite(a).all()
+    assert np.isfinite(d).all()
+    assert np.isfinite(g).all()
+
+
+@pytest.mark.parametrize(
+    ("name", "at_minus_1000", "at_plus_1000"),
+    [("sigmoid", 0.0, 1.0), ("tanh", -1.0, 1.0), ("relu", 0.0, 1000.0), ("silu", -0.0, 1000.0),
+     ("elu", -1.0, 1000.0), ("softplus", 0.0, 1000.0), ("gelu", -0.0, 1000.0)],
+)  # fmt: skip
+def test_activations_saturate_to_their_limits(
+    name: str, at_minus_1000: float, at_plus_1000: float
+) -> None:
+    a = make_activation(name, {}, TEXTBOOK).forward(np.array([[-1000.0, 1000.0]]))
+    assert a.tolist() == [[at_minus_1000, at_plus_1000]]
+
+
+def test_softplus_with_a_huge_threshold_does_not_overflow() -> None:
+    f = activations.Softplus(beta=1.0, threshold=1e6)
+    assert f.forward(np.array([[1000.0]])).tolist() == [[1000.0]]
+
+
+def test_softmax_cross_entropy_at_z_1000_is_exact() -> None:
+    """Logits [1000, -1000], class 1: log p_1 = -2000, p = [1, 0]: L = 2000, dL/dz = [1, -1]."""
+    loss = losses.CrossEntropy(reduction="sum")
+    z, y = np.array([[1000.0, -1000.0]]), np.array([[0.0, 1.0]])
+    assert loss.value_from_logits(z, y) == 2000.0
+    assert loss.delta_from_logits(z, y).tolist() == [[1.0, -1.0]]
+
+
+@pytest.mark.parametrize(("z", "y", "value", "delta"),
+                         [(1000.0, 0.0, 1000.0, 1.0), (-1000.0, 1.0, 1000.0, -1.0),
+                          (1000.0, 1.0, 0.0, 0.0), (-1000.0, 0.0, 0.0, 0.0)])  # fmt: skip
+def test_sigmoid_binary_cross_entropy_at_z_1000_is_exact(
+    z: float, y: float, value: float, delta: float
+) -> None:
+    loss = losses.BinaryCrossEntropy(reduction="sum")
+    assert loss.value_from_logits(np.array([[z]]), np.array([[y]])) == value
+    assert loss.delta_from_logits(np.array([[z]]), np.array([[y]])).tolist() == [[delta]]
+
+
+def test_binary_cross_entropy_of_saturated_probabilities_clamps_like_pytorch() -> None:
+    """An output of exactly 1 for target 0: log(1 - 1) is clamped at -100, as BCELoss does."""
+    loss = losses.BinaryCrossEntropy(reduction="sum")
+    assert loss.value(np.array([[1.0]]), np.array([[0.0]])) == 100.0
+    assert np.isfinite(loss.gradient(np.array([[1.0]]), np.array([[0.0]]))).all()
+
+
+def saturated(activation: str, loss: Any) -> dict[str, Any]:
+    """A network whose last layer has |z| = 1000."""
+    return {
+        "network": {"layers": [
+            {"weights": [[1.0, -1.0]], "biases": [0.0, 0.0], "activation": "linear"},
+            {"weights": [[1.0, -1.0], [-1.0, 1.0]], "biases": [0.0, 0.0], "activation": activation},
+        ]},
+        "inputs": [[500.0]], "targets": [[0.0, 1.0]], "loss": loss, "learning_rate": 0.1,
+    }  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("activation", "loss"),
+    [("softmax", "cross_entropy"), ("sigmoid", "binary_cross_entropy"), ("linear",
+     {"name": "cross_entropy", "from_logits": True}), ("linear", {"name": "binary_cross_entropy",
+     "from_logits": True}), ("tanh", "mse"), ("softplus", "huber"), ("gelu", "l1")],
+)  # fmt: skip
+def test_whole_network_at_z_1000_gives_finite_answers(activation: str, loss: Any) -> None:
+    got = answer(saturated(activation, loss))
+    assert got["layers"][1]["pre_activations"] == [[1000.0, -1000.0]]
+    values = [got["loss"], *(v for layer in got["layers"] for f in layer.values()
+                             for v in np.ravel(f))]  # fmt: skip
+    assert np.isfinite(values).all()
+
+
+def test_softmax_cross_entropy_gradient_at_z_1000_is_p_minus_y() -> None:
+    got = answer(saturated("softmax", "cross_entropy"))
+    assert got["loss"] == 2000.0
+    assert got["layers"][1]["deltas"] == [[1.0, -1.0]]
+
+
+async def test_overflowing_step_is_a_422_that_names_the_quantity(client: Any) -> None:
+    request = copy.deepcopy(SPEC_EXAMPLE)
+    request["learning_rate"] = 1e308
+    request["targets"] = [[1e10, -1e10]]
+    response = await client.post("/v1/backprop", json=request)
+    assert response.status_code == 422
+    problem = response.json()["detail"][0]
+    assert problem["type"] == "non_finite_result"
+    assert problem["loc"] == ["result", "layers", 0, "updated_weights"]
+    assert "learning_rate" in problem["msg"]
+    assert "1e+308" in problem["msg"]
+
+
+async def test_overflowing_weighted_sum_is_a_422_that_names_the_layer(client: Any) -> None:
+    request = copy.deepcopy(SPEC_EXAMPLE)
+    request["network"]["layers"][0]["weights"] = [[1e308, 1.0, 1.0], [1e308, 1.0, 1.0]]
+    response = await client.post("/v1/backprop", json=request)
+    assert response.status_code == 422
+    problem = response.json()["detail"][0]
+    assert problem["loc"] == ["result", "layers", 0, "pre_activations"]
+    assert "too large" in problem["msg"]
+
+
+async def test_overflowing_loss_is_a_422_not_a_null(client: Any) -> None:
+    request = copy.deepcopy(SPEC_EXAMPLE)
+    request["network"]["layers"][1]["activation"] = "linear"
+    request["network"]["layers"][1]["weights"] = [[1e200, 0.0], [0.0, 0.0], [0.0, 0.0]]
+    response = await client.post("/v1/forward", json={k: v for k, v in request.items()
+                                                      if k != "learning_rate"})  # fmt: skip
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["loc"] == ["result", "loss"]
+    assert b"null" not in response.content
