@@ -3,6 +3,7 @@
 #   make test   lint, type checks and the test suite (creates .venv on first use)
 #   make lint   ruff, mypy and hadolint only
 #   make fuzz   the property tests with many more random examples (a few minutes)
+#   make soak   concurrent good and bad requests against a real server (SOAK_SECONDS, 60 s)
 
 PYTHON ?= python3
 VENV   ?= .venv
@@ -12,7 +13,7 @@ PORT   ?= 8000
 RUNTIME_STAMP := $(VENV)/.runtime-installed
 TEST_STAMP    := $(VENV)/.test-installed
 
-.PHONY: run test lint pytest fuzz lock clean
+.PHONY: run test lint pytest fuzz soak lock clean
 
 run: $(RUNTIME_STAMP)
 	$(BIN)/backprop-service serve --port $(PORT)
@@ -29,7 +30,13 @@ pytest: $(TEST_STAMP)
 	$(BIN)/pytest
 
 fuzz: $(TEST_STAMP)
-	HYPOTHESIS_PROFILE=fuzz $(BIN)/pytest -m "not server" tests/test_gradients.py
+	HYPOTHESIS_PROFILE=fuzz $(BIN)/pytest -m "not server" tests/test_gradients.py \
+		tests/test_engine_properties.py tests/test_schemathesis.py
+
+SOAK_SECONDS ?= 60
+SOAK_CLIENTS ?= 16
+soak: $(TEST_STAMP)
+	$(BIN)/python scripts/soak.py --clients $(SOAK_CLIENTS) --seconds $(SOAK_SECONDS)
 
 lock:
 	scripts/lock.sh

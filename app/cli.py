@@ -16,20 +16,26 @@ from collections.abc import Callable, Sequence
 
 import uvicorn
 
+from app.config import get_settings
+
 Command = Callable[[argparse.Namespace], int]
 
 
 def serve(args: argparse.Namespace) -> int:
+    settings = get_settings()
     uvicorn.run(
         "app.main:app",
         host=args.host,
         port=args.port,
         workers=args.workers,
         loop="uvloop",
-        http="httptools",
+        http="app.server:GuardedHttpToolsProtocol",
         access_log=args.access_log,
         server_header=False,
         log_level=args.log_level,
+        timeout_keep_alive=settings.keep_alive_seconds,
+        limit_concurrency=settings.max_connections,
+        timeout_graceful_shutdown=settings.graceful_shutdown_seconds,
     )
     return 0
 

@@ -6,6 +6,7 @@ Every error answer has the shape of schemas.errors.ErrorResponse. What raises wh
     fastapi RequestValidationError  a query or path parameter     422
     engine.NonFiniteError           a result overflowed float64   422
     engine.DomainError              an input outside a domain     422
+    any other engine.EngineError    the maths refused the input   422
     HTTPException                   404, 405, 413, 415 ...        its status
     anything else                   a bug                         500, logged, no details
 """
@@ -22,7 +23,7 @@ from pydantic import ValidationError
 from starlette.exceptions import HTTPException
 from starlette.responses import JSONResponse, Response
 
-from engine import DomainError, NonFiniteError
+from engine import DomainError, EngineError, NonFiniteError
 from schemas import MAX_PROBLEMS, UNION_TAGS
 
 logger = logging.getLogger("backprop_service")
@@ -35,8 +36,10 @@ _MAX_QUOTED = 40
 _HTTP_TYPES = {
     404: "not_found",
     405: "method_not_allowed",
+    408: "body_timeout",
     413: "body_too_large",
     415: "unsupported_media_type",
+    503: "busy",
 }
 
 
@@ -61,6 +64,8 @@ async def handle_error(request: Request, exc: Exception) -> Response:
         return error_response(422, [problem(loc, str(exc), "non_finite_result")])
     if isinstance(exc, DomainError):
         return error_response(422, [problem(["body", exc.argument], str(exc), "domain_error")])
+    if isinstance(exc, EngineError):
+        return error_response(422, [problem(["body"], str(exc), "engine_error")])
     if isinstance(exc, HTTPException):
         type_ = _HTTP_TYPES.get(exc.status_code, f"http_{exc.status_code}")
         response = error_response(exc.status_code, [problem([], str(exc.detail), type_)])
@@ -74,8 +79,7 @@ def install_error_handler(app: FastAPI) -> None:
     for exc_type in (
         ValidationError,
         RequestValidationError,
-        NonFiniteError,
-        DomainError,
+        EngineError,
         HTTPException,
         Exception,
     ):

@@ -8,11 +8,13 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 
 from app.config import Settings, get_settings
 from app.errors import install_error_handler
-from app.middleware import BodySizeLimit
-from app.openapi import install_openapi
+from app.middleware import AdmissionLimit, RequestBodyGuard
+from app.openapi import COMMON_ERRORS, install_openapi
+from app.pipeline import ComputePool
 from app.routes import catalog, health, network
 from schemas import SPEC_EXAMPLE, BackpropRequest, ForwardRequest
 from schemas.examples import SPEC_EXAMPLE_LOSS
@@ -45,14 +47,35 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         docs_url="/docs" if settings.docs_enabled else None,
         redoc_url=None,
         openapi_url="/openapi.json" if settings.docs_enabled else None,
+        responses=COMMON_ERRORS,
     )
     app.state.settings = settings
     app.state.limits = settings.limits()
     app.state.ready = False
+    app.state.compute = ComputePool(
+        settings.compute_threads, settings.compute_wait_seconds, settings.retry_after_seconds
+    )
     for module in (network, catalog, health):
         app.include_router(module.router)
     install_error_handler(app)
-    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    # Added innermost first: a request meets admission, then CORS, then the body guard.
+    app.add_middleware(
+        RequestBodyGuard,
+        max_bytes=settings.max_body_bytes,
+        timeout_seconds=settings.body_timeout_seconds,
+    )
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST"],
+            allow_headers=["content-type"],
+        )
+    app.add_middleware(
+        AdmissionLimit,
+        max_in_flight=settings.max_in_flight,
+        retry_after=settings.retry_after_seconds,
+    )
     install_openapi(app, [BackpropRequest, ForwardRequest])
     return app
 

@@ -1,30 +1,74 @@
-"""A request body size limit that answers in the service's one error shape.
+"""Admission and request-body guards, as plain ASGI middleware (cheap on every request).
 
-FastAPI's own max_body_size answers a Content-Length over the limit with a plain-text 413 that no
-exception handler can reshape; this does the same job, with the same two checks: a declared
-Content-Length over the limit is refused before a byte of the body is read, and a streamed
-(chunked) body is cut off as soon as it passes the limit.
+AdmissionLimit  past max_in_flight requests in one worker, answer 503 with Retry-After at once
+                instead of queueing without end (health checks are always answered).
+RequestBodyGuard  a body over max_body_bytes is refused: at once when its Content-Length says
+                so (without reading a byte of it), as soon as it passes the limit when streamed.
+                A body that has not fully arrived within body_timeout_seconds is a 408.
+
+FastAPI's own max_body_size would answer an oversized Content-Length in plain text that no
+exception handler can reshape; these answer in the service's one error shape.
 """
 
 from __future__ import annotations
 
+import anyio
 from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.errors import error_response, problem
 
+ALWAYS_ADMITTED = frozenset({"/healthz", "/readyz"})
+
 
 class BodyTooLarge(HTTPException):
     def __init__(self, max_bytes: int) -> None:
-        super().__init__(413, f"the body is larger than the limit of {max_bytes:,} bytes "
-                         "(setting BACKPROP_MAX_BODY_BYTES)")  # fmt: skip
+        super().__init__(413, f"the body is larger than the limit max_body_bytes = "
+                         f"{max_bytes:,} bytes")  # fmt: skip
 
 
-class BodySizeLimit:
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+class BodyTimeout(HTTPException):
+    def __init__(self, seconds: float) -> None:
+        super().__init__(408, f"the body did not arrive within body_timeout_seconds = "
+                         f"{seconds:g} s", headers={"connection": "close"})  # fmt: skip
+
+
+class Busy(HTTPException):
+    def __init__(self, what: str, retry_after: int) -> None:
+        super().__init__(503, f"the server is busy ({what}): retry in {retry_after} s",
+                         headers={"retry-after": str(retry_after)})  # fmt: skip
+
+
+class AdmissionLimit:
+    def __init__(self, app: ASGIApp, max_in_flight: int, retry_after: int) -> None:
+        self.app = app
+        self.max_in_flight = max_in_flight
+        self.retry_after = retry_after
+        self.in_flight = 0
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] in ALWAYS_ADMITTED:
+            await self.app(scope, receive, send)
+            return
+        if self.in_flight >= self.max_in_flight:
+            busy = Busy(f"{self.max_in_flight} requests in flight", self.retry_after)
+            response = error_response(503, [problem([], busy.detail, "busy")])
+            response.headers.update(busy.headers or {})
+            await response(scope, receive, send)
+            return
+        self.in_flight += 1
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            self.in_flight -= 1
+
+
+class RequestBodyGuard:
+    def __init__(self, app: ASGIApp, max_bytes: int, timeout_seconds: float) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.timeout_seconds = timeout_seconds
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -34,19 +78,26 @@ class BodySizeLimit:
         if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
             refusal = BodyTooLarge(self.max_bytes)
             response = error_response(413, [problem([], refusal.detail, "body_too_large")])
-            response.headers["connection"] = "close"
-            await response(scope, receive, send)
+            await response(scope, receive, send)  # the server closes, after a lingering read
             return
 
+        deadline = anyio.current_time() + self.timeout_seconds
         received = 0
+        complete = False
 
-        async def limited_receive() -> Message:
-            nonlocal received
-            message = await receive()
+        async def guarded_receive() -> Message:
+            nonlocal received, complete
+            if complete:  # after the body, receive only waits for a disconnect
+                return await receive()
+            with anyio.move_on_after(deadline - anyio.current_time()) as timer:
+                message = await receive()
+            if timer.cancelled_caught:
+                raise BodyTimeout(self.timeout_seconds)
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.max_bytes:
                     raise BodyTooLarge(self.max_bytes)
+                complete = not message.get("more_body", False)
             return message
 
-        await self.app(scope, limited_receive, send)
+        await self.app(scope, guarded_receive, send)

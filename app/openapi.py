@@ -17,9 +17,19 @@ from schemas import ErrorResponse
 
 _REF = "#/components/schemas/{model}"
 
+COMMON_ERRORS: dict[int | str, dict[str, Any]] = {
+    503: {
+        "model": ErrorResponse,
+        "description": "too many requests in flight: retry after the Retry-After header's seconds",
+    },
+}
+"""Errors any endpoint may answer."""
+
+
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     400: {"model": ErrorResponse, "description": "the body is not JSON"},
-    413: {"model": ErrorResponse, "description": "the body is over the size limit"},
+    408: {"model": ErrorResponse, "description": "the body did not arrive in time"},
+    413: {"model": ErrorResponse, "description": "the body is over a size limit"},
     415: {"model": ErrorResponse, "description": "the body is not sent as application/json"},
     422: {
         "model": ErrorResponse,

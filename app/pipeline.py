@@ -3,25 +3,29 @@
 The body is validated by Pydantic straight from the bytes (no json.loads pass first), its
 arrays come out as NumPy arrays, the engine works on them, and orjson writes the answer from
 the arrays. Small requests run right here, on the event loop, where a thread hop would cost more
-than the work; large ones run in a worker thread so that the event loop keeps serving others.
+than the work; large ones run in a worker thread (a bounded pool of them) so that the event loop
+keeps serving others.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from email.message import Message
 from typing import Any, TypeVar
 
+import anyio
+import anyio.to_thread
 import orjson
 from fastapi import Request
 from pydantic import BaseModel
-from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
-from schemas import Limits
+from app.middleware import Busy
 
 RequestModel = TypeVar("RequestModel", bound=BaseModel)
+T = TypeVar("T")
 
 INLINE_BODY_BYTES = 16 * 1024
 """Bodies up to this size are answered on the event loop (well under a millisecond of work)."""
@@ -29,6 +33,37 @@ INLINE_BODY_BYTES = 16 * 1024
 
 class JSONBytesResponse(Response):
     media_type = "application/json"
+
+
+class TooManyValues(HTTPException):
+    def __init__(self, max_values: int) -> None:
+        super().__init__(413, f"the body holds more than max_body_values = {max_values:,} values")
+
+
+@dataclass
+class ComputePool:
+    """At most ``threads`` large requests computed at once; the others wait up to ``wait_seconds``.
+
+    The waiting is bounded so that a burst of large requests is answered 503 (retry later)
+    rather than queued without end, each holding its body in memory.
+    """
+
+    threads: int
+    wait_seconds: float
+    retry_after: int
+    _limiter: anyio.CapacityLimiter | None = field(default=None, init=False)
+
+    async def run(self, work: Callable[[], T]) -> T:
+        if self._limiter is None:  # made on first use: it belongs to the running event loop
+            self._limiter = anyio.CapacityLimiter(self.threads)
+        with anyio.move_on_after(self.wait_seconds) as timer:
+            await self._limiter.acquire()
+        if timer.cancelled_caught:
+            raise Busy(f"{self.threads} large requests computing", self.retry_after)
+        try:
+            return await anyio.to_thread.run_sync(work)
+        finally:
+            self._limiter.release()
 
 
 def dumps(payload: Any) -> bytes:
@@ -40,21 +75,25 @@ async def answer(
     request: Request,
     model: type[RequestModel],
     compute: Callable[[RequestModel], dict[str, Any]],
-    limits: Limits,
 ) -> Response:
     """Validate the body as ``model``, ``compute`` the answer and write it as JSON."""
-    _require_json(request)
+    require_json(request)
     body = await request.body()
+    state = request.app.state
+    if body.count(b",") >= state.settings.max_body_values:
+        raise TooManyValues(state.settings.max_body_values)
 
     def work() -> bytes:
-        parsed = model.model_validate_json(body, context={"limits": limits})
+        parsed = model.model_validate_json(body, context={"limits": state.limits})
         return dumps(compute(parsed))
 
-    content = work() if len(body) <= INLINE_BODY_BYTES else await run_in_threadpool(work)
+    pool: ComputePool = state.compute
+    content = work() if len(body) <= INLINE_BODY_BYTES else await pool.run(work)
     return JSONBytesResponse(content)
 
 
-def _require_json(request: Request) -> None:
+def require_json(request: Request) -> None:
+    """Refuse with 415 a body not sent as application/json (or another +json type)."""
     content_type = request.headers.get("content-type")
     if content_type is not None:
         message = Message()

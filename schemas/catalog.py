@@ -88,3 +88,14 @@ def loss_catalog() -> dict[str, Any]:
             for name, cls in LOSSES.items()
         ]
     }
+
+
+class LimitInfo(BaseModel):
+    name: str
+    value: int | float
+    setting: str = Field(description="the environment variable that sets it")
+    description: str
+
+
+class LimitCatalog(BaseModel):
+    limits: list[LimitInfo]

@@ -19,11 +19,16 @@ class Limits:
     max_layers: int = _limit(100, "layers in the network")
     max_width: int = _limit(4096, "units in any one layer, the inputs included")
     max_batch: int = _limit(10_000, "samples in one request")
-    max_parameters: int = _limit(5_000_000, "weights and biases in the whole network")
+    max_parameters: int = _limit(2_000_000, "weights and biases in the whole network")
     max_activation_elements: int = _limit(
         4_000_000, "samples x widest layer: the size of the largest array computed"
     )
     max_work: int = _limit(2_000_000_000, "multiply-adds of one forward pass: samples x weights")
+    max_answer_values: int = _limit(
+        8_000_000,
+        "numbers in the /v1/backprop answer: samples x (inputs + 3 x units + outputs) "
+        "+ 2 x parameters",
+    )
 
     def describe(self) -> list[dict[str, Any]]:
         """Every limit with its value and what it bounds."""

@@ -186,16 +186,23 @@ class NetworkRequest(BaseModel):
     def _check_sizes(self, widths: list[int], limits: Limits) -> None:
         n_samples = self.samples.shape[0]
         weights = sum(n_in * n_out for n_in, n_out in pairwise(widths))
+        parameters = weights + sum(widths[1:])
+        per_sample = widths[0] + 3 * sum(widths[1:]) + widths[-1]
         sizes = (
             ("max_width", max(widths), "the widest layer (inputs included) has {} units"),
             ("max_batch", n_samples, "inputs has {} samples"),
-            ("max_parameters", weights + sum(widths[1:]), "the network has {} weights and biases"),
+            ("max_parameters", parameters, "the network has {} weights and biases"),
             (
                 "max_activation_elements",
                 n_samples * max(widths),
                 "samples x widest layer is {} numbers per array",
             ),
             ("max_work", n_samples * weights, "the forward pass takes {} multiply-adds"),
+            (
+                "max_answer_values",
+                n_samples * per_sample + 2 * parameters,
+                "the answer would hold {} numbers",
+            ),
         )
         for name, size, what in sizes:
             limit = getattr(limits, name)

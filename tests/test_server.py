@@ -6,6 +6,7 @@ what it runs is: the Dockerfile's CMD with its ENV (on a free port), then its HE
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import re
@@ -57,7 +58,8 @@ def free_port() -> int:
 def server(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Server]:
-    env = {**os.environ, **image_env(), "PORT": str(free_port())}
+    env = {**os.environ, **image_env(), "PORT": str(free_port()),
+           "BACKPROP_HEAD_TIMEOUT_SECONDS": "1"}  # fmt: skip
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"
     log = tmp_path_factory.mktemp("server") / "server.log"
     with log.open("wb") as output:
@@ -97,6 +99,50 @@ def test_the_images_healthcheck_passes(
     assert command[0] == "python"
     result = subprocess.run([sys.executable, *command[1:]], env=env, timeout=10, check=False)
     assert result.returncode == 0
+
+
+def raw_exchange(url: str, data: bytes, pause: float = 0.0) -> bytes:
+    host, port = url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=5) as connection:
+        connection.sendall(data)
+        time.sleep(pause)
+        answer = b""
+        while chunk := connection.recv(65536):
+            answer += chunk
+        return answer
+
+
+def test_an_endless_header_is_cut_off_with_a_431(server: Server) -> None:
+    url, *_ = server
+    answer = raw_exchange(url, b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 200_000)
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 431")
+    assert b"max_head_bytes = 65,536 bytes" in body
+
+
+def test_a_header_that_trickles_in_is_a_408(server: Server) -> None:
+    url, *_ = server
+    started = time.monotonic()
+    answer = raw_exchange(url, b"GET /healthz HTTP/1.1\r\nHost:")
+    assert answer.startswith(b"HTTP/1.1 408")
+    assert b"head_timeout_seconds = 1 s" in answer
+    assert time.monotonic() - started < 5
+
+
+def test_keep_alive_requests_are_not_timed_out(server: Server) -> None:
+    url, *_ = server
+    host, port = url.removeprefix("http://").split(":")
+    connection = http.client.HTTPConnection(host, int(port), timeout=5)
+    try:
+        for i in range(3):
+            connection.request("GET", "/healthz")
+            assert connection.getresponse().read() == b'{"status":"ok"}'
+            if i == 0:
+                first_socket = connection.sock
+            assert connection.sock is first_socket, "the same connection, kept alive"
+            time.sleep(0.6)  # under the keep-alive timeout; 1.8 s in all, over the head timeout
+    finally:
+        connection.close()
 
 
 def test_the_server_stops_cleanly_on_sigterm(

@@ -1,12 +1,18 @@
-"""GET /v1/activations and GET /v1/losses: what is supported, with formulas and parameters."""
+"""GET /v1/activations, /v1/losses and /v1/limits: what is supported, and what is accepted."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 
-from schemas.catalog import ActivationCatalog, LossCatalog, activation_catalog, loss_catalog
+from schemas.catalog import (
+    ActivationCatalog,
+    LimitCatalog,
+    LossCatalog,
+    activation_catalog,
+    loss_catalog,
+)
 
 router = APIRouter(prefix="/v1", tags=["catalog"])
 
@@ -24,3 +30,9 @@ def activations() -> dict[str, Any]:
 def losses() -> dict[str, Any]:
     """Each loss with its formula, its gradient, its parameters and their preset defaults."""
     return _LOSSES
+
+
+@router.get("/limits", response_model=LimitCatalog)
+def limits(request: Request) -> dict[str, Any]:
+    """The limits in force: what one request may be, and how long and how many at once."""
+    return {"limits": request.app.state.settings.describe_limits()}

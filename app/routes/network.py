@@ -34,7 +34,7 @@ router = APIRouter(prefix="/v1", tags=["network"])
 )
 async def backprop(request: Request) -> Response:
     """Every layer's z, a and delta, the weight and bias gradients and the updated parameters."""
-    return await answer(request, BackpropRequest, compute_backprop, request.app.state.limits)
+    return await answer(request, BackpropRequest, compute_backprop)
 
 
 @router.post(
@@ -46,7 +46,7 @@ async def backprop(request: Request) -> Response:
 )
 async def forward(request: Request) -> Response:
     """Every layer's z and a, the outputs, and the loss when targets are given."""
-    return await answer(request, ForwardRequest, compute_forward, request.app.state.limits)
+    return await answer(request, ForwardRequest, compute_forward)
 
 
 def compute_backprop(req: BackpropRequest) -> dict[str, Any]:
