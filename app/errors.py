@@ -6,6 +6,7 @@ Every error answer has the shape of schemas.errors.ErrorResponse. What raises wh
     fastapi RequestValidationError  a query or path parameter     422
     engine.NonFiniteError           a result overflowed float64   422
     engine.DomainError              an input outside a domain     422
+    engine.calculus.ExpressionError an expression over a limit    422
     HTTPException                   404, 405, 413, 415 ...        its status
     anything else                   a bug                         500, logged, no details
 """
@@ -23,6 +24,7 @@ from starlette.exceptions import HTTPException
 from starlette.responses import JSONResponse, Response
 
 from engine import DomainError, NonFiniteError
+from engine.calculus import ExpressionError
 from schemas import MAX_PROBLEMS, UNION_TAGS
 
 logger = logging.getLogger("backprop_service")
@@ -58,6 +60,8 @@ async def handle_error(request: Request, exc: Exception) -> Response:
         return error_response(422, [problem(loc, str(exc), "non_finite_result")])
     if isinstance(exc, DomainError):
         return error_response(422, [problem(["body", exc.argument], str(exc), "domain_error")])
+    if isinstance(exc, ExpressionError):
+        return error_response(422, [problem(["body"], str(exc), exc.kind)])
     if isinstance(exc, HTTPException):
         type_ = _HTTP_TYPES.get(exc.status_code, f"http_{exc.status_code}")
         response = error_response(exc.status_code, [problem([], str(exc.detail), type_)])
@@ -73,6 +77,7 @@ def install_error_handler(app: FastAPI) -> None:
         RequestValidationError,
         NonFiniteError,
         DomainError,
+        ExpressionError,
         HTTPException,
         Exception,
     ):

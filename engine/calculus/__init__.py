@@ -2,6 +2,7 @@
 
     parse(text)                       text -> expression tree, by a whitelist grammar (parser.py)
     derive(tree, "x")                 d/dx with the rules' steps (rules.py), tidied (simplify.py)
+    gradient(tree, ["x", "y"])        each partial derivative, with its steps
     to_text(tree), to_latex(tree)     back to text in the same grammar, and to LaTeX
     evaluate(tree, {"x": array})      float64 values, elementwise (evaluate.py)
     check_equivalence(a, b, ...)      equal at sample points, and by SymPy (equivalence.py)
@@ -21,14 +22,23 @@ from engine.calculus.equivalence import (
     check_equivalence,
 )
 from engine.calculus.errors import ExpressionError, ExpressionLimitError, ExpressionSyntaxError
-from engine.calculus.evaluate import evaluate
+from engine.calculus.evaluate import evaluate, value_at
 from engine.calculus.expr import Expr
 from engine.calculus.functions import ALIASES, FUNCTIONS
 from engine.calculus.limits import DEFAULT_EXPRESSION_LIMITS, ExpressionLimits
 from engine.calculus.parser import is_variable_name, parse
 from engine.calculus.printing import to_latex, to_text, variable_latex
 from engine.calculus.proof import SympyCheck, sympy_check
-from engine.calculus.rules import RULE_FORMULAS, TABLE, Derivation, Rule, Step, TableEntry, derive
+from engine.calculus.rules import (
+    RULE_FORMULAS,
+    TABLE,
+    Derivation,
+    Rule,
+    Step,
+    TableEntry,
+    derive,
+    gradient,
+)
 
 __all__ = [
     "ALIASES",
@@ -55,11 +65,13 @@ __all__ = [
     "check_equivalence",
     "derive",
     "evaluate",
+    "gradient",
     "gradient_descent",
     "is_variable_name",
     "parse",
     "sympy_check",
     "to_latex",
     "to_text",
+    "value_at",
     "variable_latex",
 ]

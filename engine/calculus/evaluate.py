@@ -16,6 +16,7 @@ import numpy as np
 
 from engine.calculus.expr import Add, Call, Const, Div, Expr, Mul, Neg, Num, Pow, Var
 from engine.calculus.functions import FUNCTIONS
+from engine.errors import DomainError
 from engine.types import FloatArray
 
 Values = FloatArray | float
@@ -41,6 +42,17 @@ def evaluate(expr: Expr, env: Mapping[str, Values], *, at_zero: float = 1.0) -> 
     """
     with np.errstate(all="ignore"):
         return np.asarray(_Evaluator(env, at_zero).value(expr), dtype=np.float64)
+
+
+def value_at(
+    expr: Expr, point: Mapping[str, float], *, at_zero: float = 1.0, what: str = "the expression"
+) -> float:
+    """expr at one point; raises DomainError (argument "point") where it is not finite."""
+    value = float(evaluate(expr, point, at_zero=at_zero))
+    if not math.isfinite(value):
+        where = ", ".join(f"{name} = {v:g}" for name, v in point.items())
+        raise DomainError("point", f"{what} is not defined at {where}")
+    return value
 
 
 def constant_value(expr: Expr) -> float:

@@ -164,6 +164,13 @@ def derive(
     return Derivation(expr, variable, derivative, steps)
 
 
+def gradient(
+    expr: Expr, variables: list[str], limits: ExpressionLimits = DEFAULT_EXPRESSION_LIMITS
+) -> list[Derivation]:
+    """The partial derivative by each of ``variables``, in that order, with their steps."""
+    return [derive(expr, x, limits) for x in variables]
+
+
 class _Deriver:
     def __init__(self, variable: str, budget: int) -> None:
         self.x = variable
