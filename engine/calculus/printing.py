@@ -155,7 +155,7 @@ def _text_sum(terms: tuple[Expr, ...]) -> str:
 
 def _text_product(factors: tuple[Expr, ...]) -> str:
     first = to_text(factors[0])
-    parts = [first if precedence(factors[0]) >= Precedence.SIGN else f"({first})"]
+    parts = [first if precedence(factors[0]) >= Precedence.PRODUCT else f"({first})"]
     parts.extend(_text_operand(f, Precedence.POWER) for f in factors[1:])
     return "*".join(parts)
 
@@ -225,7 +225,7 @@ def _latex_sum(terms: tuple[Expr, ...]) -> str:
 
 def _latex_product(factors: tuple[Expr, ...]) -> str:
     first = to_latex(factors[0])
-    latex = first if precedence(factors[0]) >= Precedence.SIGN else _paren(first)
+    latex = first if precedence(factors[0]) >= Precedence.PRODUCT else _paren(first)
     for factor in factors[1:]:
         part = _latex_operand(factor, Precedence.POWER)
         latex += (r" \cdot " if part[0].isdigit() or part[0] in ".-" else " ") + part

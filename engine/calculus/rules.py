@@ -102,14 +102,14 @@ TABLE: dict[str, TableEntry] = {
     for entry in (
         TableEntry("constant", _c, ZERO, "c does not depend on x"),
         TableEntry("x", _x, ONE),
-        TableEntry("x^a", Pow(_x, _a), Mul((_a, Pow(_x, sub(_a, ONE)))), "a a constant"),
+        TableEntry("x^a", Pow(_x, _a), Mul((_a, Pow(_x, sub(_a, ONE)))), "a is a constant"),
         TableEntry("e^x", Pow(Const("e"), _x), Pow(Const("e"), _x)),
-        TableEntry("a^x", Pow(_a, _x), Mul((Pow(_a, _x), call("ln", _a))), "a > 0 a constant"),
+        TableEntry("a^x", Pow(_a, _x), Mul((Pow(_a, _x), call("ln", _a))), "a > 0 is a constant"),
         TableEntry(
             "log_a(x)",
             call("log", _x, _a),
             Div(ONE, Mul((_x, call("ln", _a)))),
-            "a > 0, a != 1 a constant",
+            "a > 0, a != 1 is a constant",
         ),
         *(
             TableEntry(f.name, call(f.name, _x), tidy(f.derivative(_x)), f.note)

@@ -33,6 +33,7 @@ from engine.calculus.expr import (
     Neg,
     Num,
     Pow,
+    Var,
     num,
 )
 
@@ -210,6 +211,8 @@ class _Product:
                 denominator.append(make_power(base, Num(-exponent)))
         for factor, sign in self.others:
             (numerator if sign > 0 else denominator).append(factor)
+        numerator.sort(key=_variables_first)
+        denominator.sort(key=_variables_first)
         c = self.coefficient
         if not numerator and not denominator:
             return Num(c)
@@ -217,6 +220,15 @@ class _Product:
         bottom = _product_of(c.denominator, denominator)
         magnitude = top if bottom == ONE else Div(top, bottom)
         return magnitude if c > 0 else negate_magnitude(magnitude)
+
+
+def _variables_first(factor: Expr) -> tuple[int, str]:
+    """Sort key putting powers of variables first, by name (2*x*cos(x^2), not 2*cos(x^2)*x);
+    the sort is stable, so other factors keep their order."""
+    match factor:
+        case Var(name=name) | Pow(base=Var(name=name), exp=Num()):
+            return 0, name
+    return 1, ""
 
 
 def _product_of(coefficient: int, factors: list[Expr]) -> Expr:
