@@ -290,6 +290,18 @@ async def test_descent_that_diverges_is_a_422(client: httpx.AsyncClient) -> None
     assert "try a smaller learning_rate" in problem["msg"]
 
 
+async def test_a_body_that_is_not_json_is_refused(client: httpx.AsyncClient) -> None:
+    text = await client.post(
+        "/v1/derivatives", content=b'{"expression": "x"}', headers={"content-type": "text/plain"}
+    )
+    assert text.status_code == 415
+    broken = await client.post(
+        "/v1/derivatives", content=b'{"expression": ', headers={"content-type": "application/json"}
+    )
+    assert broken.status_code == 400
+    assert broken.json()["detail"][0]["type"] == "json_invalid"
+
+
 async def test_the_openapi_document_lists_the_endpoints(client: httpx.AsyncClient) -> None:
     paths = (await client.get("/openapi.json")).json()["paths"]
     assert {"/v1/derivatives", "/v1/derivatives/grade", "/v1/derivatives/descent"} <= set(paths)

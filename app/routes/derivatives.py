@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends, Request
 
 from app.openapi import ERROR_RESPONSES
+from app.pipeline import _require_json
 from engine import calculus
 from schemas.derivatives import (
     DerivativeRequest,
@@ -23,7 +24,15 @@ from schemas.derivatives import (
     grade_payload,
 )
 
-router = APIRouter(prefix="/v1/derivatives", tags=["derivatives"])
+
+def json_only(request: Request) -> None:
+    """415 for a body not sent as JSON, as the network endpoints answer."""
+    _require_json(request)
+
+
+router = APIRouter(
+    prefix="/v1/derivatives", tags=["derivatives"], dependencies=[Depends(json_only)]
+)
 
 
 @router.post(
