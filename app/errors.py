@@ -6,7 +6,8 @@ Every error answer has the shape of schemas.errors.ErrorResponse. What raises wh
     fastapi RequestValidationError  a query or path parameter     422
     engine.NonFiniteError           a result overflowed float64   422
     engine.DomainError              an input outside a domain     422
-    any other engine.EngineError    the maths refused the input   422
+    any other engine.EngineError    the maths refused the input   422  (an expression over
+                                    a limit, say; its ``kind`` is the problem's type)
     HTTPException                   404, 405, 413, 415 ...        its status
     anything else                   a bug                         500, logged, no details
 """
@@ -65,7 +66,7 @@ async def handle_error(request: Request, exc: Exception) -> Response:
     if isinstance(exc, DomainError):
         return error_response(422, [problem(["body", exc.argument], str(exc), "domain_error")])
     if isinstance(exc, EngineError):
-        return error_response(422, [problem(["body"], str(exc), "engine_error")])
+        return error_response(422, [problem(["body"], str(exc), exc.kind)])
     if isinstance(exc, HTTPException):
         type_ = _HTTP_TYPES.get(exc.status_code, f"http_{exc.status_code}")
         response = error_response(exc.status_code, [problem([], str(exc.detail), type_)])

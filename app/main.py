@@ -15,7 +15,7 @@ from app.errors import install_error_handler
 from app.middleware import AdmissionLimit, RequestBodyGuard
 from app.openapi import COMMON_ERRORS, install_openapi
 from app.pipeline import ComputePool
-from app.routes import catalog, health, network
+from app.routes import catalog, derivatives, health, network
 from schemas import SPEC_EXAMPLE, BackpropRequest, ForwardRequest
 from schemas.examples import SPEC_EXAMPLE_LOSS
 
@@ -55,7 +55,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.compute = ComputePool(
         settings.compute_threads, settings.compute_wait_seconds, settings.retry_after_seconds
     )
-    for module in (network, catalog, health):
+    for module in (network, catalog, derivatives, health):
         app.include_router(module.router)
     install_error_handler(app)
     # Added innermost first: a request meets admission, then CORS, then the body guard.

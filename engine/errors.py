@@ -15,6 +15,9 @@ from __future__ import annotations
 class EngineError(ValueError):
     """Base class: the engine could not produce a finite, meaningful answer."""
 
+    kind = "engine_error"
+    """A stable, machine-readable name for the kind of problem."""
+
 
 class NonFiniteError(EngineError):
     """A computed quantity is not finite.
