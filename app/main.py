@@ -12,9 +12,12 @@ from fastapi import FastAPI
 from app.config import Settings, get_settings
 from app.errors import install_error_handler
 from app.openapi import install_openapi
-from app.routes import catalog, health, network
+from app.routes import catalog, grading, health, network
 from schemas import SPEC_EXAMPLE, BackpropRequest, ForwardRequest
 from schemas.examples import SPEC_EXAMPLE_LOSS
+from schemas.gradcheck import GradcheckRequest
+from schemas.grading import BatchGradeRequest, GradeRequest
+from schemas.problems import ProblemRequest
 
 logger = logging.getLogger("backprop_service")
 
@@ -49,10 +52,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.limits = settings.limits()
     app.state.ready = False
-    for module in (network, catalog, health):
+    for module in (network, grading, catalog, health):
         app.include_router(module.router)
     install_error_handler(app)
-    install_openapi(app, [BackpropRequest, ForwardRequest])
+    install_openapi(
+        app,
+        [
+            BackpropRequest,
+            ForwardRequest,
+            GradeRequest,
+            BatchGradeRequest,
+            GradcheckRequest,
+            ProblemRequest,
+        ],
+    )
     return app
 
 

@@ -41,8 +41,15 @@ async def answer(
     model: type[RequestModel],
     compute: Callable[[RequestModel], dict[str, Any]],
     limits: Limits,
+    *,
+    heavy: bool = False,
 ) -> Response:
-    """Validate the body as ``model``, ``compute`` the answer and write it as JSON."""
+    """Validate the body as ``model``, ``compute`` the answer and write it as JSON.
+
+    heavy: the work is not bounded by the body's size (grading recomputes the answer under
+    every mistake, gradcheck runs two forward passes per parameter), so it always runs in a
+    worker thread.
+    """
     _require_json(request)
     body = await request.body()
 
@@ -50,7 +57,8 @@ async def answer(
         parsed = model.model_validate_json(body, context={"limits": limits})
         return dumps(compute(parsed))
 
-    content = work() if len(body) <= INLINE_BODY_BYTES else await run_in_threadpool(work)
+    inline = not heavy and len(body) <= INLINE_BODY_BYTES
+    content = work() if inline else await run_in_threadpool(work)
     return JSONBytesResponse(content)
 
 

@@ -8,8 +8,8 @@ o_k the outputs, t_k the targets. Each formula comes as plain text and as LaTeX.
 shown with 4 significant figures; the value on the right is the exact answer, rounded.
 
 Per-sample quantities (z, a, delta) are worked for one chosen sample; the gradients, which sum
-over the samples, list each sample's term. Only small networks are explained (``fits``): a
-worked solution of a 100-unit layer is no help to anyone.
+over the samples, list each sample's term. Only small networks are explained (see
+``too_large_to_explain``): a worked solution of a 100-unit layer is no help to anyone.
 """
 
 from __future__ import annotations
@@ -58,7 +58,7 @@ class Entry:
     formula: Formula
 
 
-def fits(network: Network, n_samples: int) -> str | None:
+def too_large_to_explain(network: Network, n_samples: int) -> str | None:
     """None when the network is small enough to explain, else what is too large."""
     widest = max(max(layer.weights.shape) for layer in network.layers)
     if len(network.layers) > MAX_LAYERS:

@@ -17,7 +17,7 @@ from it, and an update with + is not mistaken for a sign error that did not happ
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import Literal
 
@@ -86,22 +86,35 @@ class Grader:
         points: Points | None = None,
         partial_credit: bool = False,
         worked_formulas: bool = True,
+        single_sample: bool = False,
     ) -> None:
+        """single_sample: the problem's one sample is a flat list, and so are its answers."""
         self.problem = problem
+        self.single_sample = single_sample
         self.items = items
         self.tolerance = tolerance or Tolerance()
         self.points = points or Points()
         self.partial_credit = partial_credit
         self.result: Backprop = problem.solve()
-        self.reference = answer_arrays(self.result)
+        self._rows = answer_arrays(self.result)
+        self.reference = self._shaped(self._rows)
         self.worked_formulas = (
-            worked_formulas and explain.fits(problem.network, problem.n_samples) is None
+            worked_formulas
+            and explain.too_large_to_explain(problem.network, problem.n_samples) is None
         )
 
     @cached_property
     def variants(self) -> list[Variant]:
         """Every mistake's answer to this problem, computed the first time it is needed."""
-        return variants(self.problem, self.reference)
+        return [
+            replace(v, answers=self._shaped(v.answers)) for v in variants(self.problem, self._rows)
+        ]
+
+    def _shaped(self, answers: Mapping[ItemKey, FloatArray]) -> dict[ItemKey, FloatArray]:
+        """Answers as the problem writes them: per-sample rows flat for a flat sample."""
+        if not self.single_sample:
+            return dict(answers)
+        return {k: v[0] if k.quantity in PER_SAMPLE else v for k, v in answers.items()}
 
     def grade(self, submission: Submission) -> list[ItemGrade]:
         """Grade one submission, item by item, in the order of ``items``."""
@@ -182,6 +195,8 @@ class Grader:
     def _formula(self, key: ItemKey, index: tuple[int, ...]) -> explain.Formula | None:
         if key.layer is None or key.quantity not in explain.EXPLAINED:
             return None
+        if key.quantity in PER_SAMPLE and len(index) == 1:
+            index = (0, *index)
         p = self.problem
         return explain.explain_entry(
             p.network,
@@ -246,6 +261,8 @@ def _feedback(
             f"the answer has {_shape(check.submitted.shape)}"
         ]
     elif comparison.passed:
+        if comparison.entries == 1:
+            return "correct: within tolerance"
         return f"correct: all {comparison.entries} entries within tolerance"
     else:
         outside = comparison.entries - comparison.within
