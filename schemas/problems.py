@@ -109,7 +109,7 @@ class ProblemRequest(BaseModel):
 
 def _spec(spec: BaseModel) -> Any:
     """An activation or loss as a request writes it: its name alone when it has no parameters."""
-    dumped = spec.model_dump(exclude_none=True)
+    dumped = spec.model_dump(exclude_none=True, exclude_defaults=True) | {"name": spec.name}  # type: ignore[attr-defined]
     return dumped["name"] if len(dumped) == 1 else dumped
 
 
