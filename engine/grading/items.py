@@ -15,8 +15,9 @@ import numpy as np
 from engine.network import Backprop
 from engine.types import FloatArray
 
-NetworkQuantity = Literal["loss", "outputs"]
-LayerQuantity = Literal[
+Quantity = Literal[
+    "loss",
+    "outputs",
     "pre_activations",
     "activations",
     "deltas",
@@ -25,10 +26,9 @@ LayerQuantity = Literal[
     "updated_weights",
     "updated_biases",
 ]
-Quantity = NetworkQuantity | LayerQuantity
 
-NETWORK_QUANTITIES: tuple[NetworkQuantity, ...] = ("loss", "outputs")
-LAYER_QUANTITIES: tuple[LayerQuantity, ...] = (
+NETWORK_QUANTITIES: tuple[Quantity, ...] = ("loss", "outputs")
+LAYER_QUANTITIES: tuple[Quantity, ...] = (
     "pre_activations",
     "activations",
     "deltas",
