@@ -7,7 +7,7 @@ on every machine and in every later version (see engine/problems.py).
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Self
+from typing import Annotated, Any, NoReturn, Self
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, model_validator
 from pydantic_core import PydanticCustomError
@@ -56,15 +56,22 @@ class ProblemRequest(BaseModel):
     @model_validator(mode="after")
     def _check_activations(self) -> Self:
         n_layers = len(self.layer_sizes) - 1
-        if isinstance(self.activations, list) and len(self.activations) != n_layers:
-            raise PydanticCustomError(
+        activations = self.activations
+        if not isinstance(activations, list):
+            activations = [activations] * n_layers
+        elif len(activations) != n_layers:
+            _fail(
                 "shape_mismatch",
-                "{message}",
-                {
-                    "message": f"activations has {len(self.activations)} entries but "
-                    f"layer_sizes makes {n_layers} layers"
-                },
+                f"activations has {len(activations)} entries but layer_sizes makes "
+                f"{n_layers} layers",
             )
+        for i, activation in enumerate(activations[:-1]):
+            if activation.name == "softmax":
+                where = f"activations[{i}]" if isinstance(self.activations, list) else "activations"
+                _fail(
+                    "softmax_not_last",
+                    f"{where} is softmax, which can only be the last layer's activation",
+                )
         return self
 
     def parameters(self) -> ProblemParameters:
@@ -123,3 +130,7 @@ class ProblemResponse(BaseModel):
 def problem_request(req: ProblemRequest) -> BackpropRequest:
     """The generated problem, validated as any /v1/backprop request is."""
     return BackpropRequest.model_validate(req.backprop_request())
+
+
+def _fail(kind: str, message: str) -> NoReturn:
+    raise PydanticCustomError(kind, "{message}", {"message": message})

@@ -176,7 +176,9 @@ async def test_points_come_from_the_item_then_the_quantity_then_the_layer(
 
 
 async def test_a_missing_item_fails_with_the_shape_expected(client: httpx.AsyncClient) -> None:
-    report = await grade(client, submission={"loss": CORRECT["loss"]}, quantities=["loss", "deltas"])
+    report = await grade(
+        client, submission={"loss": CORRECT["loss"]}, quantities=["loss", "deltas"]
+    )
     items = {item["id"]: item for item in report["items"]}
     assert items["loss"]["status"] == "passed"
     assert items["layers[1].deltas"]["status"] == "missing"
@@ -308,8 +310,9 @@ async def test_a_bad_problem_is_a_422_inside_problem(client: httpx.AsyncClient) 
     problem["network"]["layers"][1]["weights"] = [[0.7, 0.8], [0.9, 1.0]]
     response = await client.post("/v1/grade", json={"problem": problem, "submission": {}})
     assert response.status_code == 422
-    assert "network.layers[1].weights has 2 rows but layer 1 has 3 outputs" in (
-        response.json()["detail"][0]["msg"]
+    assert (
+        "network.layers[1].weights has 2 rows but layer 1 has 3 outputs"
+        in (response.json()["detail"][0]["msg"])
     )
 
 
