@@ -22,6 +22,7 @@ from functools import cached_property
 from typing import Literal
 
 from engine import explain
+from engine.conventions import WeightLayout
 from engine.grading.compare import Comparison, Tolerance, align, compare
 from engine.grading.items import PER_SAMPLE, ItemKey, Quantity, answer_arrays
 from engine.grading.mistakes import Mistake, Variant, variants
@@ -189,7 +190,14 @@ class Grader:
             comparison=comparison,
             mistakes=mistakes,
             formula=formula,
-            feedback=_feedback(key, check, self.tolerance, variant, formula),
+            feedback=_feedback(
+                key,
+                check,
+                tolerance=self.tolerance,
+                variant=variant,
+                formula=formula,
+                layout=self.problem.network.layout,
+            ),
         )
 
     def _formula(self, key: ItemKey, index: tuple[int, ...]) -> explain.Formula | None:
@@ -231,7 +239,7 @@ def _shape(shape: tuple[int, ...]) -> str:
     )
 
 
-def _entry(key: ItemKey, index: tuple[int, ...]) -> str:
+def _entry(key: ItemKey, index: tuple[int, ...], layout: WeightLayout) -> str:
     """Where an entry is, in JSON indices and in words: "[0][1] (sample 1, unit 2)"."""
     if not index:
         return "the value"
@@ -240,15 +248,19 @@ def _entry(key: ItemKey, index: tuple[int, ...]) -> str:
         return f"{where} (sample {index[0] + 1}, unit {index[1] + 1})"
     if len(index) == 1:
         return f"{where} (unit {index[0] + 1})"
-    return where
+    j, k = index if layout is WeightLayout.IN_OUT else index[::-1]
+    assert key.layer is not None
+    return f"{where} (w^{key.layer + 1}_({j + 1},{k + 1}), from unit {j + 1} below to unit {k + 1})"
 
 
 def _feedback(
     key: ItemKey,
     check: _Check,
+    *,
     tolerance: Tolerance,
     variant: Variant | None,
     formula: explain.Formula | None,
+    layout: WeightLayout,
 ) -> str:
     expected = check.expected
     if check.status == "missing":
@@ -269,7 +281,7 @@ def _feedback(
         lines = [
             f"{outside} of {comparison.entries} entries outside the tolerance "
             f"(rtol {tolerance.rtol:g}, atol {tolerance.atol:g}); the furthest off is "
-            f"{_entry(key, comparison.worst_index)}: expected {comparison.expected:.6g}, "
+            f"{_entry(key, comparison.worst_index, layout)}: expected {comparison.expected:.6g}, "
             f"the answer has {comparison.submitted:.6g}"
             if comparison.entries > 1
             else f"expected {comparison.expected:.6g}, the answer has {comparison.submitted:.6g} "
