@@ -73,7 +73,7 @@ def solve(problem: dict[str, Any], student: Student) -> dict[str, Any]:
     x = np.atleast_2d(np.array(problem["inputs"], dtype=float))
     t = np.atleast_2d(np.array(problem["targets"], dtype=float))
     eta = float(problem["learning_rate"])
-    N, n_out = t.shape
+    N = t.shape[0]
 
     # Forward, one layer at a time.
     a_list, z_list = [x], []
@@ -83,16 +83,7 @@ def solve(problem: dict[str, Any], student: Student) -> dict[str, Any]:
         a_list.append(_f(name, z))
     o = a_list[-1]
 
-    # The loss and its derivative with respect to the outputs.
-    if student.loss == "mse":
-        count = {"sum": 1.0, "mean": N * n_out, "batch_mean": N}[student.reduction]
-        c = 0.5 if student.mse_half else 1.0
-        loss = c * float(np.sum((o - t) ** 2)) / count
-        dL_do = 2.0 * c * (o - t) / count
-    else:  # cross_entropy over a softmax: delta^L = (o - t) / N for the mean
-        count = N if student.reduction == "mean" else 1.0
-        loss = -float(np.sum(t * np.log(o))) / count
-        dL_do = (o - t) / count  # used as delta^L directly (fused)
+    loss, dL_do = _loss(o, t, student)
     if "mean_scale_forgotten" in m:
         dL_do = dL_do * N
     if "loss_gradient_sign" in m:
@@ -120,28 +111,44 @@ def solve(problem: dict[str, Any], student: Student) -> dict[str, Any]:
             carried = deltas[0] @ W_above.T
         deltas.insert(0, derivative(i) * carried)
 
-    answer_layers = []
-    for i in range(L):
-        a_prev, delta = a_list[i], deltas[i]
-        gW = delta.T @ a_prev if "weight_gradient_transposed" in m else a_prev.T @ delta
-        if "bias_gradient_not_summed" in m:
-            gb = delta
-        elif "bias_gradient_averaged" in m:
-            gb = delta.mean(axis=0)
-        else:
-            gb = delta.sum(axis=0)
-        step = 1.0 if "learning_rate_omitted" in m else eta
-        sign = 1.0 if "update_sign" in m else -1.0
-        W_new = Ws[i] + sign * step * gW if gW.shape == Ws[i].shape else Ws[i] + sign * step * gW.T
-        answer_layers.append(
-            {
-                "pre_activations": z_list[i].tolist(),
-                "activations": a_list[i + 1].tolist(),
-                "deltas": delta.tolist(),
-                "weight_gradients": gW.tolist(),
-                "bias_gradients": gb.tolist(),
-                "updated_weights": W_new.tolist(),
-                "updated_biases": (bs[i] + sign * step * gb).tolist(),
-            }
-        )
+    answer_layers = [
+        {
+            "pre_activations": z_list[i].tolist(),
+            "activations": a_list[i + 1].tolist(),
+            **_gradients_and_step(Ws[i], bs[i], a_list[i], deltas[i], eta=eta, m=m),
+        }
+        for i in range(L)
+    ]
     return {"loss": loss, "outputs": o.tolist(), "layers": answer_layers}
+
+
+def _loss(o: Array, t: Array, student: Student) -> tuple[float, Array]:
+    """The loss and dL/do (for cross-entropy over a softmax, delta^L itself: fused)."""
+    N, n_out = t.shape
+    if student.loss == "mse":
+        count = {"sum": 1.0, "mean": N * n_out, "batch_mean": N}[student.reduction]
+        c = 0.5 if student.mse_half else 1.0
+        return c * float(np.sum((o - t) ** 2)) / count, 2.0 * c * (o - t) / count
+    count = N if student.reduction == "mean" else 1.0
+    return -float(np.sum(t * np.log(o))) / count, (o - t) / count
+
+
+def _gradients_and_step(
+    W: Array, b: Array, a_prev: Array, delta: Array, *, eta: float, m: set[str]
+) -> dict[str, Any]:
+    gW = delta.T @ a_prev if "weight_gradient_transposed" in m else a_prev.T @ delta
+    if "bias_gradient_not_summed" in m:
+        gb = delta
+    elif "bias_gradient_averaged" in m:
+        gb = delta.mean(axis=0)
+    else:
+        gb = delta.sum(axis=0)
+    step = (1.0 if "learning_rate_omitted" in m else eta) * (1.0 if "update_sign" in m else -1.0)
+    W_new = W + step * (gW if gW.shape == W.shape else gW.T)
+    return {
+        "deltas": delta.tolist(),
+        "weight_gradients": gW.tolist(),
+        "bias_gradients": gb.tolist(),
+        "updated_weights": W_new.tolist(),
+        "updated_biases": (b + step * gb).tolist(),
+    }
