@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.typing import NDArray
 
 from engine.types import FloatArray
 
@@ -86,22 +87,114 @@ def _row_length(array: FloatArray) -> int | None:
     return None
 
 
+class Expected:
+    """An expected array with what comparisons against it need, computed once.
+
+    A grader compares thousands of submissions with the same reference: the tolerance's bound
+    and the reciprocals below are the same every time.
+    """
+
+    def __init__(self, values: FloatArray, tolerance: Tolerance) -> None:
+        self.values = values
+        self.bound = tolerance.bound(values)
+        self._per_bound = 1.0 / np.maximum(self.bound, np.finfo(np.float64).tiny)
+        nonzero = values != 0.0
+        self._per_value = np.where(nonzero, 1.0 / np.where(nonzero, np.abs(values), 1.0), 0.0)
+        self._any_nonzero = bool(nonzero.any())
+
+    def accepts(self, submitted: FloatArray) -> bool:
+        """Whether every entry of an array of the same shape is within tolerance."""
+        return bool(np.all(np.abs(submitted - self.values) <= self.bound))
+
+    def compare(self, submitted: FloatArray) -> Comparison:
+        """Compare an array of the same shape entry by entry."""
+        error = np.abs(submitted - self.values)
+        with np.errstate(over="ignore"):
+            excess = error * self._per_bound
+        index = np.unravel_index(int(np.argmax(excess)), self.values.shape)
+        worst = tuple(int(i) for i in index)
+        return Comparison(
+            within=int(np.count_nonzero(error <= self.bound)),
+            entries=int(self.values.size),
+            max_abs_error=float(error.max()),
+            max_relative_error=float((error * self._per_value).max())
+            if self._any_nonzero
+            else None,
+            worst_index=worst,
+            expected=float(self.values[worst]),
+            submitted=float(submitted[worst]),
+        )
+
+
 def compare(expected: FloatArray, submitted: FloatArray, tolerance: Tolerance) -> Comparison:
     """Compare two arrays of the same shape entry by entry."""
-    error = np.abs(submitted - expected)
-    bound = tolerance.bound(expected)
-    nonzero = expected != 0.0
-    relative = error[nonzero] / np.abs(expected[nonzero])
-    with np.errstate(over="ignore"):
-        excess = error / np.maximum(bound, np.finfo(np.float64).tiny)
-    flat = int(np.argmax(excess))
-    index = tuple(int(i) for i in np.unravel_index(flat, expected.shape))
-    return Comparison(
-        within=int(np.count_nonzero(error <= bound)),
-        entries=int(expected.size),
-        max_abs_error=float(error.max()),
-        max_relative_error=float(relative.max()) if relative.size else None,
-        worst_index=index,
-        expected=float(expected[index]),
-        submitted=float(submitted[index]),
-    )
+    return Expected(expected, tolerance).compare(submitted)
+
+
+class ExpectedItems:
+    """Several expected arrays laid end to end, so that a whole submission is compared with
+    all of them in a few NumPy calls (one call per item costs more than the arithmetic).
+
+    A submission comes as one array per item, in the same order and shapes, or None for an
+    item it does not answer in that shape; ``flatten`` lays it out the same way.
+    """
+
+    def __init__(self, arrays: list[FloatArray], tolerance: Tolerance) -> None:
+        self.shapes = [a.shape for a in arrays]
+        sizes = [int(a.size) for a in arrays]
+        self.sizes = np.array(sizes)
+        self.starts = np.cumsum([0, *sizes[:-1]])
+        self.values = np.concatenate([a.ravel() for a in arrays])
+        self.bound = tolerance.bound(self.values)
+        self._per_bound = 1.0 / np.maximum(self.bound, np.finfo(np.float64).tiny)
+        nonzero = self.values != 0.0
+        self._per_value = np.where(nonzero, 1.0 / np.where(nonzero, np.abs(self.values), 1.0), 0.0)
+        self._any_nonzero = np.logical_or.reduceat(nonzero, self.starts)
+        self._positions = np.arange(self.values.size)
+        self._unanswered = [np.full(size, np.nan) for size in sizes]
+
+    def flatten(self, arrays: list[FloatArray | None]) -> FloatArray:
+        """A submission laid out as the expected items are (NaN for None, which never matches)."""
+        return np.concatenate(
+            [self._unanswered[i] if a is None else a.ravel() for i, a in enumerate(arrays)]
+        )
+
+    def accepts(self, flat: FloatArray) -> NDArray[np.bool_]:
+        """For each item, whether every entry of the flattened submission is within tolerance."""
+        within = np.abs(flat - self.values) <= self.bound
+        accepted: NDArray[np.bool_] = np.logical_and.reduceat(within, self.starts)
+        return accepted
+
+    def compare(self, flat: FloatArray, answered: list[bool]) -> list[Comparison | None]:
+        """Each answered item's comparison (None for the others)."""
+        error = np.abs(flat - self.values)
+        counts = np.add.reduceat(error <= self.bound, self.starts)
+        max_abs = np.maximum.reduceat(error, self.starts)
+        max_relative = np.maximum.reduceat(error * self._per_value, self.starts)
+        with np.errstate(over="ignore"):
+            excess = error * self._per_bound
+        top = np.maximum.reduceat(excess, self.starts)
+        is_top = excess == np.repeat(top, self.sizes)
+        first = np.minimum.reduceat(
+            np.where(is_top, self._positions, self.values.size), self.starts
+        )
+        comparisons: list[Comparison | None] = []
+        for i, shape in enumerate(self.shapes):
+            if not answered[i]:
+                comparisons.append(None)
+                continue
+            at = int(first[i])
+            local = at - int(self.starts[i])
+            worst = tuple(int(k) for k in np.unravel_index(local, shape)) if shape else ()
+            comparisons.append(
+                Comparison(
+                    within=int(counts[i]),
+                    entries=int(self.sizes[i]),
+                    max_abs_error=float(max_abs[i]),
+                    max_relative_error=float(max_relative[i]) if self._any_nonzero[i] else None,
+                    worst_index=worst,
+                    expected=float(self.values[at]),
+                    submitted=float(flat[at]),
+                )
+            )
+        return comparisons

@@ -21,9 +21,12 @@ from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import Literal
 
+import numpy as np
+from numpy.typing import NDArray
+
 from engine import explain
 from engine.conventions import WeightLayout
-from engine.grading.compare import Comparison, Tolerance, align, compare
+from engine.grading.compare import Comparison, Expected, ExpectedItems, Tolerance, align
 from engine.grading.items import PER_SAMPLE, ItemKey, Quantity, answer_arrays
 from engine.grading.mistakes import Mistake, Variant, variants
 from engine.grading.problem import BackpropProblem
@@ -99,6 +102,8 @@ class Grader:
         self.result: Backprop = problem.solve()
         self._rows = answer_arrays(self.result)
         self.reference = self._shaped(self._rows)
+        self._expected = ExpectedItems([self.reference[key] for key in items], self.tolerance)
+        self._formulas: dict[tuple[ItemKey, tuple[int, ...]], explain.Formula | None] = {}
         self.worked_formulas = (
             worked_formulas
             and explain.too_large_to_explain(problem.network, problem.n_samples) is None
@@ -111,6 +116,27 @@ class Grader:
             replace(v, answers=self._shaped(v.answers)) for v in variants(self.problem, self._rows)
         ]
 
+    @cached_property
+    def _variant_items(self) -> list[_PreparedVariant]:
+        """Each variant ready to be compared with (see _PreparedVariant)."""
+        prepared = []
+        for v in self.variants:
+            other_shape = [
+                (i, Expected(v.answers[key], self.tolerance))
+                for i, key in enumerate(self.items)
+                if key in v.answers and v.answers[key].shape != self.reference[key].shape
+            ]
+            apart = {i for i, _ in other_shape}
+            arrays = [
+                self.reference[key] if i in apart else v.answers.get(key, self.reference[key])
+                for i, key in enumerate(self.items)
+            ]
+            changes = np.array([key in v.answers for key in self.items])
+            prepared.append(
+                _PreparedVariant(ExpectedItems(arrays, self.tolerance), other_shape, changes)
+            )
+        return prepared
+
     def _shaped(self, answers: Mapping[ItemKey, FloatArray]) -> dict[ItemKey, FloatArray]:
         """Answers as the problem writes them: per-sample rows flat for a flat sample."""
         if not self.single_sample:
@@ -119,53 +145,51 @@ class Grader:
 
     def grade(self, submission: Submission) -> list[ItemGrade]:
         """Grade one submission, item by item, in the order of ``items``."""
-        checked = {key: self._check(key, submission.get(key)) for key in self.items}
-        failed = [k for k, c in checked.items() if c.status == "failed"]
-        diagnoses = self._diagnose(failed, submission) if failed else {}
-        return [self._graded(key, checked[key], diagnoses.get(key)) for key in self.items]
+        submitted = [submission.get(key) for key in self.items]
+        aligned = [
+            None if s is None else align(self.reference[key], s)
+            for key, s in zip(self.items, submitted, strict=True)
+        ]
+        flat = self._expected.flatten(aligned)
+        comparisons = self._expected.compare(flat, [a is not None for a in aligned])
+        checks = [
+            _Check(_status(s, c), self.reference[key], s, c)
+            for key, s, c in zip(self.items, submitted, comparisons, strict=True)
+        ]
+        failed = [i for i, check in enumerate(checks) if check.status == "failed"]
+        diagnoses = self._diagnose(failed, submitted, flat) if failed else {}
+        return [
+            self._graded(key, check, diagnoses.get(i))
+            for i, (key, check) in enumerate(zip(self.items, checks, strict=True))
+        ]
 
     # Steps -------------------------------------------------------------------------------------
 
-    def _check(self, key: ItemKey, submitted: FloatArray | None) -> _Check:
-        expected = self.reference[key]
-        if submitted is None:
-            return _Check("missing", expected, None, None)
-        aligned = align(expected, submitted)
-        if aligned is None:
-            return _Check("failed", expected, submitted, None)
-        comparison = compare(expected, aligned, self.tolerance)
-        return _Check("passed" if comparison.passed else "failed", expected, submitted, comparison)
-
-    def _matches(self, variant: Variant, key: ItemKey, submitted: FloatArray) -> bool:
-        expected = variant.answers.get(key, self.reference[key])
-        aligned = align(expected, submitted)
-        return aligned is not None and self.tolerance.accepts(expected, aligned)
-
-    def _diagnose(self, failed: list[ItemKey], submission: Submission) -> dict[ItemKey, Variant]:
-        """For each failed item, the variant that matches it and most of the submission."""
-        candidates = {
-            key: [
-                v
-                for v in self.variants
-                if key in v.answers and self._matches(v, key, submission[key])
-            ]
-            for key in failed
-        }
-        support: dict[int, int] = {}
-        for found in candidates.values():
-            for variant in found:
-                if id(variant) not in support:
-                    support[id(variant)] = sum(
-                        self._matches(variant, key, submission[key])
-                        for key in self.items
-                        if key in submission
-                    )
-        order = {id(v): i for i, v in enumerate(self.variants)}
-        return {
-            key: max(found, key=lambda v: (support[id(v)], -order[id(v)]))
-            for key, found in candidates.items()
-            if found
-        }
+    def _diagnose(
+        self, failed: list[int], submitted: list[FloatArray | None], flat: FloatArray
+    ) -> dict[int, Variant]:
+        """For each failed item (by position), the variant that matches it and most of the
+        submission."""
+        answered = np.array([s is not None for s in submitted])
+        failed_mask = np.zeros(len(self.items), dtype=bool)
+        failed_mask[failed] = True
+        best: dict[int, tuple[tuple[int, int], Variant]] = {}
+        for order, (variant, prepared) in enumerate(
+            zip(self.variants, self._variant_items, strict=True)
+        ):
+            matches = prepared.items.accepts(flat)
+            for i, expected in prepared.other_shape:
+                answer = submitted[i]
+                shaped = None if answer is None else align(expected.values, answer)
+                matches[i] = shaped is not None and expected.accepts(shaped)
+            explained = np.flatnonzero(matches & prepared.changes & failed_mask)
+            if explained.size == 0:
+                continue
+            rank = (int(np.count_nonzero(matches & answered)), -order)
+            for i in explained.tolist():
+                if i not in best or rank > best[i][0]:
+                    best[i] = (rank, variant)
+        return {i: variant for i, (_, variant) in best.items()}
 
     def _graded(self, key: ItemKey, check: _Check, variant: Variant | None) -> ItemGrade:
         max_score = self.points.of(key)
@@ -201,6 +225,12 @@ class Grader:
         )
 
     def _formula(self, key: ItemKey, index: tuple[int, ...]) -> explain.Formula | None:
+        """The worked formula of one entry of the reference (the same for every student)."""
+        if (key, index) not in self._formulas:
+            self._formulas[key, index] = self._work_out(key, index)
+        return self._formulas[key, index]
+
+    def _work_out(self, key: ItemKey, index: tuple[int, ...]) -> explain.Formula | None:
         if key.layer is None or key.quantity not in explain.EXPLAINED:
             return None
         if key.quantity in PER_SAMPLE and len(index) == 1:
@@ -218,6 +248,23 @@ class Grader:
             layer=key.layer,
             index=index,
         )
+
+
+@dataclass(frozen=True)
+class _PreparedVariant:
+    """A variant ready to be compared with: the items of the reference's shape end to end,
+    the items of another shape apart (a transposed gradient, say) by position, and which
+    items the variant changes."""
+
+    items: ExpectedItems
+    other_shape: list[tuple[int, Expected]]
+    changes: NDArray[np.bool_]
+
+
+def _status(submitted: FloatArray | None, comparison: Comparison | None) -> Status:
+    if submitted is None:
+        return "missing"
+    return "passed" if comparison is not None and comparison.passed else "failed"
 
 
 @dataclass(frozen=True)

@@ -7,8 +7,7 @@ deltas"). Its id is its path in a /v1/backprop answer, layers indexed from 0 as 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, NamedTuple
 
 import numpy as np
 
@@ -55,9 +54,11 @@ _WORDS: dict[Quantity, str] = {
 }
 
 
-@dataclass(frozen=True)
-class ItemKey:
-    """One graded quantity: of the network (layer None) or of layers[layer] (0-based)."""
+class ItemKey(NamedTuple):
+    """One graded quantity: of the network (layer None) or of layers[layer] (0-based).
+
+    A named tuple, not a dataclass: graders look items up in dicts thousands of times.
+    """
 
     quantity: Quantity
     layer: int | None = None
