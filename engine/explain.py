@@ -395,7 +395,7 @@ def _output_delta(ctx: _Context, n: int, k: int, lhs: _Tex, value: float) -> For
     if isinstance(f, Softmax):
         o = _sym("o", "o", None, k)
         o_val = ctx.result.forward.outputs[n]
-        g = ctx.loss.gradient(ctx.result.forward.outputs[n : n + 1], ctx.y[n : n + 1])[0]
+        g = ctx.loss.gradient(ctx.result.forward.outputs, ctx.y)[n]
         weighted = float(np.dot(g, o_val))
         jacobian = _t(
             "(dL/do_k - sum_j dL/do_j o_j)",
