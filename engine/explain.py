@@ -270,66 +270,143 @@ def _a(ctx: _Context, i: int, n: int, k: int) -> Formula:
     )
 
 
+def _sigmoid_derivative(a_sym: _Tex, a: _Tex) -> tuple[_Tex, _Tex]:
+    return a_sym + _t("(1 - ") + a_sym + _t(")"), _times([a, _t("(1 - ") + a + _t(")")])
+
+
+def _tanh_derivative(a_sym: _Tex, a: _Tex) -> tuple[_Tex, _Tex]:
+    square = _t("^2", "^{2}")
+    return _t("(1 - ") + a_sym + square + _t(")"), _t("(1 - ") + a + square + _t(")")
+
+
+_DERIVATIVES: dict[type[Activation], Callable[[_Tex, _Tex], tuple[_Tex, _Tex]]] = {
+    Sigmoid: _sigmoid_derivative,
+    Tanh: _tanh_derivative,
+}
+"""f'(z) written in terms of a = f(z), where the textbook does; the others read f'(z^l_k)."""
+
+
 def _derivative_factor(ctx: _Context, i: int, n: int, k: int) -> tuple[_Tex, _Tex] | None:
     """f'(z^l_k) as a symbol and as numbers; None for the linear activation (f' = 1)."""
     f: Activation = ctx.network.layers[i].activation
     sup = i + 1
-    a_sym = ctx.a_sym(sup, k)
-    a = _num(ctx.result.forward.activations[i][n, k])
     if isinstance(f, Linear):
         return None
-    if isinstance(f, Sigmoid):
-        return (
-            a_sym + _t("(1 - ") + a_sym + _t(")"),
-            _times([a, _t("(1 - ") + a + _t(")")]),
-        )
-    if isinstance(f, Tanh):
-        return _t("(1 - ") + a_sym + _t("^2", "^{2}") + _t(")"), _t("(1 - ") + a + _t(
-            "^2)", "^{2})"
-        )
+    in_terms_of_a = _DERIVATIVES.get(type(f))
+    if in_terms_of_a is not None:
+        return in_terms_of_a(ctx.a_sym(sup, k), _num(ctx.result.forward.activations[i][n, k]))
     z = ctx.result.forward.pre_activations[i][n, k : k + 1]
     value = f.derivative(z, f.forward(z))[0]
     symbol = _t(f"{f.name}'(", rf"\mathrm{{{f.name}}}'(") + _sym("z", "z", sup, k) + _t(")")
     return symbol, _num(value)
 
 
-def _loss_factor(ctx: _Context, n: int, k: int) -> tuple[_Tex, _Tex] | None:  # noqa: PLR0911
+@dataclass(frozen=True)
+class _Unit:
+    """One output unit of one sample: o_k and t_k as symbols and as numbers."""
+
+    n: int
+    k: int
+    o: _Tex
+    t: _Tex
+    o_num: _Tex
+    t_num: _Tex
+
+    @property
+    def difference(self) -> tuple[_Tex, _Tex]:
+        """(o_k - t_k), as a symbol and as numbers."""
+        return (
+            _t("(") + self.o + _t(" - ") + self.t + _t(")"),
+            _t("(") + self.o_num + _t(" - ") + self.t_num + _t(")"),
+        )
+
+
+LossTerm = Callable[[_Context, _Unit, float], tuple[_Tex, _Tex] | None]
+
+
+def _loss_factor(ctx: _Context, n: int, k: int) -> tuple[_Tex, _Tex] | None:
     """dL/do_k as a symbol and as numbers, or dL/dz_k itself where the loss fuses with f_L.
 
     None for a form with no short formula (label smoothing, target rows that do not sum to 1).
     """
-    loss = ctx.loss
-    o, t = _sym("o", "o", None, k), _sym("t", "t", None, k)
-    on, tn = _num(ctx.result.forward.outputs[n, k]), _num(ctx.y[n, k])
-    c = loss.scale(ctx.result.forward.outputs.shape)
-    diff_sym = _t("(") + o + _t(" - ") + t + _t(")")
-    diff_num = _t("(") + on + _t(" - ") + tn + _t(")")
-    if isinstance(loss, CrossEntropy) and (
-        loss.label_smoothing or not np.isclose(ctx.y[n].sum(), 1.0)
-    ):
+    term = _LOSS_TERMS.get(type(ctx.loss))
+    if term is None:
         return None
-    if isinstance(loss, CrossEntropy | BinaryCrossEntropy) and loss.from_logits:
-        return _from_logits(ctx, loss, n, k)
-    if isinstance(loss, MSE):
-        return _scaled(c * (1.0 if loss.half else 2.0), diff_sym, diff_num)
+    unit = _Unit(
+        n,
+        k,
+        _sym("o", "o", None, k),
+        _sym("t", "t", None, k),
+        _num(ctx.result.forward.outputs[n, k]),
+        _num(ctx.y[n, k]),
+    )
+    return term(ctx, unit, ctx.loss.scale(ctx.result.forward.outputs.shape))
+
+
+def _mse_term(ctx: _Context, unit: _Unit, c: float) -> tuple[_Tex, _Tex] | None:
+    assert isinstance(ctx.loss, MSE)
+    return _scaled(c * (1.0 if ctx.loss.half else 2.0), *unit.difference)
+
+
+def _cross_entropy_term(ctx: _Context, unit: _Unit, c: float) -> tuple[_Tex, _Tex] | None:
+    loss = ctx.loss
+    assert isinstance(loss, CrossEntropy)
+    if loss.label_smoothing or not np.isclose(ctx.y[unit.n].sum(), 1.0):
+        return None
+    if loss.from_logits:
+        return _from_logits(ctx, loss, unit.n, unit.k)
+    if loss.fuses_with(ctx.network.layers[-1].activation):
+        return _scaled(c, *unit.difference)
+    return _scaled(
+        c, _t("-") + unit.t + _t(" / ") + unit.o, _t("-") + unit.t_num + _t(" / ") + unit.o_num
+    )
+
+
+def _binary_cross_entropy_term(ctx: _Context, unit: _Unit, c: float) -> tuple[_Tex, _Tex]:
+    loss = ctx.loss
+    assert isinstance(loss, BinaryCrossEntropy)
+    if loss.from_logits:
+        return _from_logits(ctx, loss, unit.n, unit.k)
+    diff_sym, diff_num = unit.difference
     if loss.fuses_with(ctx.network.layers[-1].activation):
         return _scaled(c, diff_sym, diff_num)
-    if isinstance(loss, CrossEntropy):
-        return _scaled(c, _t("-") + t + _t(" / ") + o, _t("-") + tn + _t(" / ") + on)
-    if isinstance(loss, BinaryCrossEntropy):
-        sym = diff_sym + _t(" / (") + o + _t("(1 - ") + o + _t("))")
-        num = diff_num + _t(" / (") + _times([on, _t("(1 - ") + on + _t(")")]) + _t(")")
-        return _scaled(c, sym, num)
-    if isinstance(loss, L1):
-        return _scaled(c, _t("sign") + diff_sym, _t("sign") + diff_num)
-    if isinstance(loss, Huber):
-        bounds = _num(-loss.delta) + _t(", ") + _num(loss.delta)
-        return _scaled(
-            c,
-            _t("clip(") + o + _t(" - ") + t + _t(", -delta, delta)", r", -\delta, \delta)"),
-            _t("clip(") + on + _t(" - ") + tn + _t(", ") + bounds + _t(")"),
-        )
-    return None
+    o, on = unit.o, unit.o_num
+    symbolic = diff_sym + _t(" / (") + o + _t("(1 - ") + o + _t("))")
+    numbers = diff_num + _t(" / (") + _times([on, _t("(1 - ") + on + _t(")")]) + _t(")")
+    return _scaled(c, symbolic, numbers)
+
+
+def _l1_term(ctx: _Context, unit: _Unit, c: float) -> tuple[_Tex, _Tex]:
+    diff_sym, diff_num = unit.difference
+    return _scaled(c, _t("sign") + diff_sym, _t("sign") + diff_num)
+
+
+def _huber_term(ctx: _Context, unit: _Unit, c: float) -> tuple[_Tex, _Tex]:
+    assert isinstance(ctx.loss, Huber)
+    delta = ctx.loss.delta
+    return _scaled(
+        c,
+        _t("clip(") + unit.o + _t(" - ") + unit.t + _t(", -delta, delta)", r", -\delta, \delta)"),
+        _t("clip(")
+        + unit.o_num
+        + _t(" - ")
+        + unit.t_num
+        + _t(", ")
+        + _num(-delta)
+        + _t(", ")
+        + _num(delta)
+        + _t(")"),
+    )
+
+
+_LOSS_TERMS: dict[type[Loss], LossTerm] = {
+    MSE: _mse_term,
+    CrossEntropy: _cross_entropy_term,
+    BinaryCrossEntropy: _binary_cross_entropy_term,
+    L1: _l1_term,
+    Huber: _huber_term,
+}
+"""Each loss's dL/do_k (dL/dz_k when fused with the last activation), by the loss's class."""
 
 
 def _from_logits(
