@@ -32,7 +32,7 @@ Mistake ids, in the order in which ties between equally good explanations are br
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import ClassVar
 
 import numpy as np
@@ -114,8 +114,8 @@ class _ScaledGradient(Loss):
     formula: ClassVar[str] = "L"
     gradient_formula: ClassVar[str] = "factor dL/do"
     reductions: ClassVar[tuple[Reduction, ...]] = ("sum", "mean", "batch_mean")
-    inner: Loss = field(default_factory=lambda: MSE(reduction="sum", half=True))
-    factor: float = 1.0
+    inner: Loss
+    factor: float
 
     def value(self, o: FloatArray, y: FloatArray) -> float:
         return self.inner.value(o, y)
@@ -144,10 +144,9 @@ class _DerivativeLeftOut(Activation):
     name: ClassVar[str] = "derivative_left_out"
     formula: ClassVar[str] = "f(z)"
     derivative_formula: ClassVar[str] = "1"
-    inner: Activation | None = None
+    inner: Activation
 
     def forward(self, z: FloatArray) -> FloatArray:
-        assert self.inner is not None
         return self.inner.forward(z)
 
     def derivative(self, z: FloatArray, a: FloatArray) -> FloatArray:
@@ -164,18 +163,15 @@ class _DerivativeAtA(Activation):
     name: ClassVar[str] = "derivative_at_a"
     formula: ClassVar[str] = "f(z)"
     derivative_formula: ClassVar[str] = "f'(a)"
-    inner: Activation | None = None
+    inner: Activation
 
     def forward(self, z: FloatArray) -> FloatArray:
-        assert self.inner is not None
         return self.inner.forward(z)
 
     def derivative(self, z: FloatArray, a: FloatArray) -> FloatArray:
-        assert self.inner is not None
         return self.inner.derivative(a, self.inner.forward(a))
 
     def vjp(self, z: FloatArray, a: FloatArray, dL_da: FloatArray) -> FloatArray:
-        assert self.inner is not None
         return self.inner.vjp(a, self.inner.forward(a), dL_da)
 
 
