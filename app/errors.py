@@ -52,8 +52,11 @@ def error_response(status: int, problems: Sequence[dict[str, Any]]) -> JSONRespo
     return JSONResponse({"detail": list(problems)}, status_code=status)
 
 
-async def handle_error(request: Request, exc: Exception) -> Response:
-    """The one exception handler: says what is wrong and where, never echoes the input."""
+def describe(exc: Exception) -> tuple[int, list[dict[str, Any]]] | None:
+    """The status and problems of an error in what the client sent; None for anything else.
+
+    The HTTP handler and the command line (app/cli.py) report errors through it alike.
+    """
     if isinstance(exc, ValidationError | RequestValidationError):
         return _validation_failed(exc)
     if isinstance(exc, NonFiniteError):
@@ -62,11 +65,19 @@ async def handle_error(request: Request, exc: Exception) -> Response:
             if exc.layer is None
             else ["result", "layers", exc.layer, exc.quantity]
         )
-        return error_response(422, [problem(loc, str(exc), "non_finite_result")])
+        return 422, [problem(loc, str(exc), "non_finite_result")]
     if isinstance(exc, DomainError):
-        return error_response(422, [problem(["body", exc.argument], str(exc), "domain_error")])
+        return 422, [problem(["body", exc.argument], str(exc), "domain_error")]
     if isinstance(exc, EngineError):
-        return error_response(422, [problem(["body"], str(exc), exc.kind)])
+        return 422, [problem(["body"], str(exc), exc.kind)]
+    return None
+
+
+async def handle_error(request: Request, exc: Exception) -> Response:
+    """The one exception handler: says what is wrong and where, never echoes the input."""
+    described = describe(exc)
+    if described is not None:
+        return error_response(*described)
     if isinstance(exc, HTTPException):
         type_ = _HTTP_TYPES.get(exc.status_code, f"http_{exc.status_code}")
         response = error_response(exc.status_code, [problem([], str(exc.detail), type_)])
@@ -87,7 +98,9 @@ def install_error_handler(app: FastAPI) -> None:
         app.add_exception_handler(exc_type, handle_error)
 
 
-def _validation_failed(exc: ValidationError | RequestValidationError) -> JSONResponse:
+def _validation_failed(
+    exc: ValidationError | RequestValidationError,
+) -> tuple[int, list[dict[str, Any]]]:
     if isinstance(exc, RequestValidationError):
         errors = [dict(e) for e in exc.errors()]
         prefix: Loc = []
@@ -96,12 +109,12 @@ def _validation_failed(exc: ValidationError | RequestValidationError) -> JSONRes
         prefix = ["body"]
     if errors and errors[0]["type"] == "json_invalid":
         msg = f"the body is not valid JSON: {errors[0]['msg'].removeprefix('Invalid JSON: ')}"
-        return error_response(400, [problem(["body"], msg, "json_invalid")])
+        return 400, [problem(["body"], msg, "json_invalid")]
     problems = [_public(prefix, e) for e in errors[:MAX_PROBLEMS]]
     if len(errors) > MAX_PROBLEMS:
         more = len(errors) - MAX_PROBLEMS
         problems.append(problem(prefix, f"... and {more} more problems", "too_many_problems"))
-    return error_response(422, problems)
+    return 422, problems
 
 
 def _public(prefix: Loc, error: dict[str, Any]) -> dict[str, Any]:

@@ -15,9 +15,12 @@ from app.errors import install_error_handler
 from app.middleware import AdmissionLimit, RequestBodyGuard
 from app.openapi import COMMON_ERRORS, install_openapi
 from app.pipeline import ComputePool
-from app.routes import catalog, derivatives, health, network
+from app.routes import catalog, derivatives, grading, health, network
 from schemas import SPEC_EXAMPLE, BackpropRequest, ForwardRequest
 from schemas.examples import SPEC_EXAMPLE_LOSS
+from schemas.gradcheck import GradcheckRequest
+from schemas.grading import BatchGradeRequest, GradeRequest
+from schemas.problems import ProblemRequest
 
 logger = logging.getLogger("backprop_service")
 
@@ -55,7 +58,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.compute = ComputePool(
         settings.compute_threads, settings.compute_wait_seconds, settings.retry_after_seconds
     )
-    for module in (network, catalog, derivatives, health):
+    for module in (network, grading, catalog, derivatives, health):
         app.include_router(module.router)
     install_error_handler(app)
     # Added innermost first: a request meets admission, then CORS, then the body guard.
@@ -76,7 +79,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         max_in_flight=settings.max_in_flight,
         retry_after=settings.retry_after_seconds,
     )
-    install_openapi(app, [BackpropRequest, ForwardRequest])
+    install_openapi(
+        app,
+        [
+            BackpropRequest,
+            ForwardRequest,
+            GradeRequest,
+            BatchGradeRequest,
+            GradcheckRequest,
+            ProblemRequest,
+        ],
+    )
     return app
 
 

@@ -75,8 +75,15 @@ async def answer(
     request: Request,
     model: type[RequestModel],
     compute: Callable[[RequestModel], dict[str, Any]],
+    *,
+    heavy: bool = False,
 ) -> Response:
-    """Validate the body as ``model``, ``compute`` the answer and write it as JSON."""
+    """Validate the body as ``model``, ``compute`` the answer and write it as JSON.
+
+    heavy: the work is not bounded by the body's size (grading recomputes the answer under
+    every mistake, gradcheck runs two forward passes per parameter), so it always runs in a
+    compute thread.
+    """
     require_json(request)
     body = await request.body()
     state = request.app.state
@@ -88,7 +95,8 @@ async def answer(
         return dumps(compute(parsed))
 
     pool: ComputePool = state.compute
-    content = work() if len(body) <= INLINE_BODY_BYTES else await pool.run(work)
+    inline = not heavy and len(body) <= INLINE_BODY_BYTES
+    content = work() if inline else await pool.run(work)
     return JSONBytesResponse(content)
 
 

@@ -18,7 +18,7 @@ is ever emitted. Shapes are the caller's responsibility (schemas/ checks them).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -28,6 +28,14 @@ from engine.conventions import WeightLayout
 from engine.errors import NonFiniteError
 from engine.losses import Loss
 from engine.types import FloatArray
+
+CarryBack = Callable[[FloatArray, FloatArray], FloatArray]
+"""How delta^(l+1) is carried back through W^(l+1) (in_out, (n_l, n_(l+1))) to layer l."""
+
+
+def carry_back(delta_above: FloatArray, W_above: FloatArray) -> FloatArray:
+    """delta^(l+1) W^(l+1)^T, of shape (n_samples, n_l): the textbook's recursion step."""
+    return delta_above @ W_above.T
 
 
 @dataclass(frozen=True)
@@ -117,17 +125,20 @@ def backprop(
     *,
     learning_rate: float,
     ascent: bool = False,
+    carry: CarryBack = carry_back,
 ) -> Backprop:
     """One step of backpropagation and gradient descent (or ascent).
 
     x : ndarray of shape (n_samples, n_0)
     y : ndarray of shape (n_samples, n_L), targets (class indices made one-hot by the caller)
+    carry : the recursion's step from delta^(l+1) to layer l; graders swap it to recompute
+        an answer under a student's mistake (weights not transposed, say)
     """
     fwd = forward(network, x)
     L = len(network.layers)
     with np.errstate(all="ignore"):
         loss_value, delta_L = _loss_and_output_delta(network.layers[-1].activation, fwd, y, loss)
-        deltas = _deltas(network, fwd, delta_L)
+        deltas = _deltas(network, fwd, delta_L, carry)
         input_gradient = deltas[0] @ network.layout.as_in_out(network.layers[0].weights).T
         a_prev = (x, *fwd.activations[:-1])
         grad_W = [
@@ -184,11 +195,13 @@ def _loss_and_output_delta(
     return loss.value(a, y), activation.vjp(z, a, loss.gradient(a, y))
 
 
-def _deltas(network: Network, fwd: ForwardPass, delta_L: FloatArray) -> list[FloatArray]:
+def _deltas(
+    network: Network, fwd: ForwardPass, delta_L: FloatArray, carry: CarryBack
+) -> list[FloatArray]:
     """delta^l for l = 1..L by the recursion delta^l = (delta^(l+1) W^(l+1)^T) * f_l'(z^l)."""
     deltas = [delta_L]
     for layer, layer_above, z, a in _downward(network, fwd):
-        upstream = deltas[-1] @ network.layout.as_in_out(layer_above.weights).T
+        upstream = carry(deltas[-1], network.layout.as_in_out(layer_above.weights))
         deltas.append(layer.activation.vjp(z, a, upstream))
     deltas.reverse()
     return deltas

@@ -42,6 +42,19 @@ def report(items: list[GradedItem], report_format: ReportFormat) -> dict[str, An
     return _FORMATS[report_format](items)
 
 
+def unreadable(message: str, report_format: ReportFormat, max_score: float) -> dict[str, Any]:
+    """A report for an answer that could not be read at all (not JSON, a string for a number).
+
+    PrairieLearn marks it "not gradable", which costs the student no attempt; Gradescope and
+    the native format give it 0 points with the message.
+    """
+    if report_format == "prairielearn":
+        return {"gradable": False, "message": message, "format_errors": [message], "tests": []}
+    if report_format == "gradescope":
+        return {"score": 0.0, "output": message, "tests": []}
+    return {"score": 0.0, "max_score": max_score, "summary": message, "items": []}
+
+
 def total(items: list[GradedItem]) -> tuple[float, float]:
     """(score, max_score) summed over the items."""
     return sum(item.score for item in items), sum(item.max_score for item in items)

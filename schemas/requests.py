@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, ValidationInfo, m
 from pydantic_core import PydanticCustomError
 
 import engine
+from engine.explain import too_large_to_explain
 from engine.types import FloatArray
 from schemas.arrays import Matrix, NonNegativeFloat, Samples, Targets, Vector
 from schemas.limits import DEFAULT_LIMITS, Limits
@@ -282,6 +283,32 @@ class BackpropRequest(NetworkRequest):
     )
     learning_rate: NonNegativeFloat = Field(description="eta in W' = W - eta dL/dW")
     ascent: StrictBool = Field(default=False, description="W' = W + eta dL/dW instead")
+    explain: StrictBool = Field(
+        default=False,
+        description="add each entry's textbook formula with the numbers substituted "
+        "(small networks only)",
+    )
+    explain_sample: Annotated[int, Field(strict=True, ge=0)] = Field(
+        default=0, description="the sample whose per-sample formulas are worked (0-based)"
+    )
+
+    @model_validator(mode="after")
+    def _check_explain(self) -> Self:
+        if not self.explain:
+            return self
+        n_samples = self.samples.shape[0]
+        if self.explain_sample >= n_samples:
+            _fail(
+                "explain_sample_out_of_range",
+                f"explain_sample is {self.explain_sample}, but inputs has {n_samples} "
+                f"{'sample' if n_samples == 1 else 'samples'} (0 to {n_samples - 1})",
+            )
+        too_large = too_large_to_explain(self.build_network(self.resolved_conventions()), n_samples)
+        if too_large is not None:
+            _fail(
+                "too_large_to_explain", f"explain is for networks worked by hand, but {too_large}"
+            )
+        return self
 
 
 def _count(n: int, one: str, many: str) -> str:

@@ -13,6 +13,7 @@ from pydantic import BaseModel, Field
 
 import engine
 from engine.types import FloatArray
+from schemas.explanations import Explanation
 
 PerSample = list[list[float]] | list[float]
 """One row per sample, or one flat row when the request's inputs was one flat sample."""
@@ -54,6 +55,9 @@ class BackpropResponse(BaseModel):
     layers: list[LayerBackprop] = Field(description="layers[i] is layer i + 1 of the request")
     input_gradients: PerSample = Field(description="dL/dx = delta^1 W^1^T, [n_samples, n_0]")
     conventions: ConventionsUsed
+    explanation: Explanation | None = Field(
+        default=None, description='worked formulas, present when the request says "explain": true'
+    )
 
 
 def conventions_payload(conventions: engine.Conventions, loss: engine.Loss) -> dict[str, Any]:
@@ -85,12 +89,16 @@ def forward_payload(
 
 
 def backprop_payload(
-    result: engine.Backprop, *, single_sample: bool, conventions: dict[str, Any]
+    result: engine.Backprop,
+    *,
+    single_sample: bool,
+    conventions: dict[str, Any],
+    explanation: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The /v1/backprop answer, arrays left as NumPy arrays for orjson to write."""
     per_sample = _per_sample(single_sample)
     fwd = result.forward
-    return {
+    payload = {
         "loss": result.loss,
         "outputs": per_sample(fwd.outputs),
         "layers": [
@@ -108,6 +116,9 @@ def backprop_payload(
         "input_gradients": per_sample(result.input_gradient),
         "conventions": conventions,
     }
+    if explanation is not None:
+        payload["explanation"] = explanation
+    return payload
 
 
 def _per_sample(single_sample: bool) -> Any:

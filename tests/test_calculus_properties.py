@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from engine import calculus
 from engine.calculus.expr import ONE, TWO, Add, Call, Const, Div, Expr, Mul, Neg, Num, Pow, Var
 from engine.calculus.simplify import tidy
-from tests.oracle import central_difference
+from tests.calculus_oracle import central_difference
 
 SMOOTH = ["sin", "cos", "arctan", "tanh", "sigmoid", "sinh", "exp"]
 """Functions smooth on the whole line, so that any point is fair for a central difference."""

@@ -1,5 +1,5 @@
 """Every entry of the table of derivatives, and each of the four rules, against an independent
-oracle: the closed form (tests/oracle.py) and a central difference, at random points."""
+oracle: the closed form (tests/calculus_oracle.py) and a central difference, at random points."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 
 from engine import calculus
 from engine.calculus import Rule
-from tests.oracle import TABLE, Entry, Fn, assert_close, central_difference
+from tests.calculus_oracle import TABLE, Entry, Fn, assert_close, central_difference
 
 rng = np.random.default_rng(6)
 

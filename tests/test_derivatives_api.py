@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from schemas.derivatives import DerivativeResponse, DescentResponse
-from tests.oracle import TABLE
+from tests.calculus_oracle import TABLE
 
 pytestmark = pytest.mark.anyio
 

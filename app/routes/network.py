@@ -21,6 +21,8 @@ from schemas import (
     conventions_payload,
     forward_payload,
 )
+from schemas.explanations import explanation_payload
+from schemas.grading import backprop_problem
 
 router = APIRouter(prefix="/v1", tags=["network"])
 
@@ -51,19 +53,20 @@ async def forward(request: Request) -> Response:
 
 def compute_backprop(req: BackpropRequest) -> dict[str, Any]:
     conventions = req.resolved_conventions()
-    loss = req.build_loss(conventions)
-    result = engine.backprop(
-        req.build_network(conventions),
-        req.samples,
-        req.target_rows(),
-        loss,
-        learning_rate=req.learning_rate,
-        ascent=req.ascent,
+    problem = backprop_problem(req)
+    result = problem.solve()
+    explanation = (
+        explanation_payload(
+            problem, result, sample=req.explain_sample, single_sample=req.single_sample
+        )
+        if req.explain
+        else None
     )
     return backprop_payload(
         result,
         single_sample=req.single_sample,
-        conventions=conventions_payload(conventions, loss),
+        conventions=conventions_payload(conventions, problem.loss),
+        explanation=explanation,
     )
 
 

@@ -1,0 +1,112 @@
+"""Grading a class: 500 answers to one problem, one by one against one batch, side by side.
+
+    .venv/bin/python -m bench.grade_batch [--submissions 500] [--url http://127.0.0.1:8000]
+
+The problem is a seeded 4-8-8-3 sigmoid network (two samples, MSE); a third of the answers
+are right, a third have the sign of dL/do flipped, a third have a slip in one entry of each
+layer, so that the grader also has to look for the mistakes. Without --url the app runs in
+this process (httpx over ASGI, no network), which measures the service and not the loopback.
+Both runs must give every student the same score; the script says so, then prints the ratio.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import copy
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import httpx
+
+PROBLEM = {"seed": 2024, "layer_sizes": [4, 8, 8, 3], "batch_size": 2, "decimals": 1}
+
+
+@asynccontextmanager
+async def client_for(url: str | None) -> AsyncIterator[httpx.AsyncClient]:
+    if url is not None:
+        async with httpx.AsyncClient(base_url=url, timeout=600) as client:
+            yield client
+        return
+    from app.config import Settings
+    from app.main import create_app
+
+    app = create_app(Settings())
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:
+            yield client
+
+
+def answers(solution: dict[str, Any], count: int) -> list[dict[str, Any]]:
+    """count answers: right ones, sign errors and slips, in turn."""
+    right = {k: solution[k] for k in ("loss", "outputs")}
+    right["layers"] = [
+        {k: v for k, v in layer.items() if k != "conventions"} for layer in solution["layers"]
+    ]
+    made: list[dict[str, Any]] = []
+    for i in range(count):
+        answer = copy.deepcopy(right)
+        if i % 3 == 1:  # the sign of dL/do flipped: every delta and gradient negated
+            for layer, original in zip(answer["layers"], solution["layers"], strict=True):
+                for key in ("deltas", "weight_gradients", "bias_gradients"):
+                    layer[key] = _negated(original[key])
+        elif i % 3 == 2:  # a slip of the pen in each layer's deltas
+            for layer in answer["layers"]:
+                layer["deltas"][0][i % len(layer["deltas"][0])] += 0.1
+        made.append(answer)
+    return made
+
+
+def _negated(value: Any) -> Any:
+    return [_negated(v) for v in value] if isinstance(value, list) else -value
+
+
+async def measure(url: str | None, count: int) -> None:
+    async with client_for(url) as client:
+        generated = await client.post("/v1/problems", json={**PROBLEM, "solution": True})
+        generated.raise_for_status()
+        problem, solution = generated.json()["problem"], generated.json()["solution"]
+        class_answers = answers(solution, count)
+
+        start = time.perf_counter()
+        single_scores = []
+        for answer in class_answers:
+            response = await client.post(
+                "/v1/grade", json={"problem": problem, "submission": answer}
+            )
+            response.raise_for_status()
+            single_scores.append(response.json()["score"])
+        single = time.perf_counter() - start
+
+        body = {
+            "problem": problem,
+            "submissions": [{"id": f"s{i}", "submission": a} for i, a in enumerate(class_answers)],
+        }
+        start = time.perf_counter()
+        response = await client.post("/v1/grade/batch", json=body)
+        batch = time.perf_counter() - start
+        response.raise_for_status()
+        batch_scores = [r["report"]["score"] for r in response.json()["results"]]
+
+    same = "the same" if batch_scores == single_scores else "DIFFERENT"
+    print(f"grade_batch: {count} answers to a 4-8-8-3 network, {same} scores both ways")
+    print(f"  {count} x POST /v1/grade       {single:8.2f} s  {1000 * single / count:7.2f} ms each")
+    print(f"  1 x POST /v1/grade/batch    {batch:8.2f} s  {1000 * batch / count:7.2f} ms each")
+    print(f"  ratio: the batch costs 1/{single / batch:.1f} of the separate calls")
+    if same != "the same":
+        raise SystemExit(1)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--submissions", type=int, default=500)
+    parser.add_argument("--url", help="a running service (default: the app, in this process)")
+    args = parser.parse_args()
+    asyncio.run(measure(args.url, args.submissions))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,76 @@
+"""The "explanation" of a /v1/backprop answer asked for with "explain": true.
+
+    "explanation": {"sample": 0, "layers": [{"deltas": [
+        {"index": [1], "text": "delta^2_2 = o_2(1 - o_2)(o_2 - t_2) = ...",
+         "latex": "\\\\delta^{2}_{2} = ..."}, ...], ...}, ...]}
+
+Each entry's index is its place in the answer's array of the same name (for a flat single
+sample, per-sample arrays are flat and so is the index).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from engine import Backprop
+from engine.explain import EXPLAINED, explain
+from engine.grading import BackpropProblem
+
+_PER_SAMPLE = frozenset({"pre_activations", "activations", "deltas"})
+
+
+class WorkedEntry(BaseModel):
+    index: list[int] = Field(description="the entry's place in the answer's array")
+    text: str = Field(description="the formula, then the numbers, then the value")
+    latex: str
+
+
+class LayerExplanation(BaseModel):
+    pre_activations: list[WorkedEntry]
+    activations: list[WorkedEntry]
+    deltas: list[WorkedEntry]
+    weight_gradients: list[WorkedEntry]
+    bias_gradients: list[WorkedEntry]
+    updated_weights: list[WorkedEntry]
+    updated_biases: list[WorkedEntry]
+
+
+class Explanation(BaseModel):
+    sample: int = Field(description="the sample whose per-sample quantities are worked")
+    layers: list[LayerExplanation]
+
+
+def explanation_payload(
+    problem: BackpropProblem, result: Backprop, *, sample: int, single_sample: bool
+) -> dict[str, Any]:
+    layers = explain(
+        problem.network,
+        problem.x,
+        problem.y,
+        problem.loss,
+        result,
+        learning_rate=problem.learning_rate,
+        ascent=problem.ascent,
+        sample=sample,
+    )
+    return {
+        "sample": sample,
+        "layers": [
+            {
+                quantity: [
+                    {
+                        "index": list(
+                            e.index[1:] if single_sample and quantity in _PER_SAMPLE else e.index
+                        ),
+                        "text": e.formula.text,
+                        "latex": e.formula.latex,
+                    }
+                    for e in layer[quantity]
+                ]
+                for quantity in EXPLAINED
+            }
+            for layer in layers
+        ],
+    }

@@ -1,0 +1,180 @@
+""" "explain": true on /v1/backprop: each entry's formula, with numbers that add up."""
+
+from __future__ import annotations
+
+import math
+import re
+from typing import Any
+
+import httpx
+import pytest
+
+from schemas import SPEC_EXAMPLE
+
+pytestmark = pytest.mark.anyio
+
+ISSUE_EXAMPLE = (
+    "delta^2_1 = o_1(1 - o_1)(o_1 - t_1) = 0.9078 * (1 - 0.9078) * (0.9078 - 1) = -0.00771"
+)
+ARITHMETIC = re.compile(r"^[0-9eE.+\-*/() ^]+$")
+
+
+async def explained(client: httpx.AsyncClient, body: dict[str, Any]) -> dict[str, Any]:
+    response = await client.post("/v1/backprop", json={**body, "explain": True})
+    assert response.status_code == 200, response.text
+    answer: dict[str, Any] = response.json()
+    return answer
+
+
+async def test_the_textbook_example_reads_as_the_textbook_writes_it(
+    client: httpx.AsyncClient,
+) -> None:
+    answer = await explained(client, SPEC_EXAMPLE)
+    entry = answer["explanation"]["layers"][1]["deltas"][0]
+    assert entry["index"] == [0, 0]
+    assert entry["text"] == ISSUE_EXAMPLE
+    assert entry["latex"] == (
+        r"\delta^{2}_{1} = o_{1}(1 - o_{1})(o_{1} - t_{1}) = 0.9078 \cdot (1 - 0.9078) "
+        r"\cdot (0.9078 - 1) = -0.00771"
+    )
+    hidden = answer["explanation"]["layers"][0]["deltas"][0]["text"]
+    assert hidden.startswith(
+        "delta^1_1 = a^1_1(1 - a^1_1)(w^2_(1,1) delta^2_1 + w^2_(1,2) delta^2_2) = "
+    )
+
+
+async def test_without_explain_there_is_no_explanation(client: httpx.AsyncClient) -> None:
+    response = await client.post("/v1/backprop", json=SPEC_EXAMPLE)
+    assert "explanation" not in response.json()
+
+
+NETWORKS: dict[str, dict[str, Any]] = {
+    "sigmoid mse": SPEC_EXAMPLE,
+    "tanh relu linear, mse mean, 2 samples": {
+        "network": {
+            "layers": [
+                {"weights": [[0.2, -0.4], [0.5, 0.3]], "biases": [0.1, -0.1], "activation": "tanh"},
+                {"weights": [[0.6, -0.2], [0.1, 0.7]], "biases": [0.0, 0.2], "activation": "relu"},
+                {"weights": [[0.3], [-0.5]], "biases": [0.1], "activation": "linear"},
+            ]
+        },
+        "inputs": [[1.0, -2.0], [0.5, 0.5]],
+        "targets": [[0.5], [-0.25]],
+        "loss": {"name": "mse", "reduction": "mean"},
+        "learning_rate": 0.1,
+    },
+    "softmax cross-entropy, pytorch layout": {
+        "network": {
+            "layers": [
+                {
+                    "weights": [[0.2, -0.4], [0.5, 0.3], [0.1, 0.1]],
+                    "biases": [0.1, -0.1, 0.0],
+                    "activation": "sigmoid",
+                },
+                {
+                    "weights": [[0.6, -0.2, 0.3], [0.1, 0.7, -0.3]],
+                    "biases": [0.0, 0.2],
+                    "activation": "softmax",
+                },
+            ]
+        },
+        "inputs": [[1.0, -2.0], [0.5, 0.5]],
+        "targets": [1, 0],
+        "loss": "cross_entropy",
+        "conventions": "pytorch",
+        "learning_rate": 0.1,
+        "ascent": True,
+    },
+    "sigmoid binary cross-entropy": {
+        "network": {
+            "layers": [
+                {
+                    "weights": [[0.2, -0.4], [0.5, 0.3]],
+                    "biases": [0.1, -0.1],
+                    "activation": "sigmoid",
+                },
+            ]
+        },
+        "inputs": [[1.0, -2.0]],
+        "targets": [[1.0, 0.0]],
+        "loss": "binary_cross_entropy",
+        "learning_rate": 0.5,
+    },
+}
+
+
+def _at(array: Any, index: list[int]) -> float:
+    for i in index:
+        array = array[i]
+    return float(array)
+
+
+@pytest.mark.parametrize("body", NETWORKS.values(), ids=NETWORKS.keys())
+async def test_every_formula_ends_in_the_answer_and_its_numbers_add_up(
+    client: httpx.AsyncClient, body: dict[str, Any]
+) -> None:
+    answer = await explained(client, body)
+    checked = 0
+    for layer, explanation in zip(answer["layers"], answer["explanation"]["layers"], strict=True):
+        for quantity, entries in explanation.items():
+            assert len(entries) == len(_flatten(layer[quantity])) or quantity in (
+                "pre_activations",
+                "activations",
+                "deltas",
+            )
+            for entry in entries:
+                value = _at(layer[quantity], entry["index"])
+                *_, numbers, result = entry["text"].split(" = ")
+                assert result == f"{value:.4g}"
+                if ARITHMETIC.match(numbers):
+                    evaluated = eval(numbers.replace("^", "**"))  # only digits and operators
+                    assert math.isclose(evaluated, value, rel_tol=2e-2, abs_tol=2e-3), entry["text"]
+                    checked += 1
+    assert checked > 10
+
+
+def _flatten(value: Any) -> list[Any]:
+    return [x for v in value for x in _flatten(v)] if isinstance(value, list) else [value]
+
+
+async def test_the_chosen_sample_is_the_one_worked(client: httpx.AsyncClient) -> None:
+    body = NETWORKS["tanh relu linear, mse mean, 2 samples"]
+    answer = await explained(client, {**body, "explain_sample": 1})
+    assert answer["explanation"]["sample"] == 1
+    entry = answer["explanation"]["layers"][2]["deltas"][0]
+    assert entry["index"] == [1, 0]
+    gradient = answer["explanation"]["layers"][2]["weight_gradients"][0]["text"]
+    assert gradient.startswith("dL/dw^3_(1,1) = sum_n a^2_1[n] delta^3_1[n] = ")
+
+
+async def test_a_flat_sample_has_flat_indices(client: httpx.AsyncClient) -> None:
+    body = {**SPEC_EXAMPLE, "inputs": [1.0, 2.0], "targets": [1.0, 0.0]}
+    answer = await explained(client, body)
+    assert answer["explanation"]["layers"][1]["deltas"][0]["index"] == [0]
+    assert answer["explanation"]["layers"][1]["deltas"][0]["text"] == ISSUE_EXAMPLE
+
+
+async def test_a_large_network_is_not_explained(client: httpx.AsyncClient) -> None:
+    body = {
+        "network": {
+            "layers": [{"weights": [[0.1] * 20], "biases": [0.0] * 20, "activation": "relu"}]
+        },
+        "inputs": [[1.0]],
+        "targets": [[0.0] * 20],
+        "learning_rate": 0.1,
+        "explain": True,
+    }
+    response = await client.post("/v1/backprop", json=body)
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["msg"] == (
+        "explain is for networks worked by hand, but a layer has 20 units "
+        "(at most 16, inputs included)"
+    )
+
+
+async def test_explain_sample_must_be_a_sample(client: httpx.AsyncClient) -> None:
+    response = await client.post(
+        "/v1/backprop", json={**SPEC_EXAMPLE, "explain": True, "explain_sample": 1}
+    )
+    assert response.status_code == 422
+    assert "explain_sample is 1, but inputs has 1 sample" in response.json()["detail"][0]["msg"]

@@ -1,0 +1,141 @@
+"""The offline commands: grade, problem and backprop, and the Gradescope autograder example."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from app.cli import main
+from schemas import SPEC_EXAMPLE
+from tests.grading_oracle import Student, solve
+from tests.test_grading_api import GRADESCOPE, PRAIRIELEARN
+
+ROOT = Path(__file__).parent.parent
+EXAMPLE = ROOT / "docs" / "gradescope-autograder"
+
+
+def write(path: Path, content: Any) -> Path:
+    path.write_text(content if isinstance(content, str) else json.dumps(content))
+    return path
+
+
+def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    try:
+        code = main(argv)
+    except SystemExit as exc:
+        code = int(exc.code or 0)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_grade_writes_gradescope_results(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    problem = write(tmp_path / "problem.json", SPEC_EXAMPLE)
+    answer = write(tmp_path / "answer.json", solve(SPEC_EXAMPLE, Student()))
+    results = tmp_path / "results.json"
+    code, _, _ = run(
+        ["grade", str(problem), str(answer), "--format", "gradescope", "--output", str(results)],
+        capsys,
+    )
+    assert code == 0
+    report = json.loads(results.read_text())
+    GRADESCOPE.validate(report)
+    assert report["score"] == 16.0
+
+
+def test_grade_takes_grading_options_and_flags(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    options = {"problem": SPEC_EXAMPLE, "quantities": ["deltas"], "points": {"default": 5}}
+    problem = write(tmp_path / "problem.json", options)
+    answer = write(tmp_path / "answer.json", {"layers": [{"deltas": [[0.0105, 0.0102, 0.0083]]}]})
+    code, out, _ = run(["grade", str(problem), str(answer), "--rtol", "0.05"], capsys)
+    report = json.loads(out)
+    assert code == 0
+    assert [item["max_score"] for item in report["items"]] == [5, 5]
+    assert report["items"][0]["status"] == "passed"  # within 5%, not within 1%
+    assert report["items"][1]["status"] == "missing"
+
+
+def test_an_unreadable_answer_is_reported_not_crashed_on(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    problem = write(tmp_path / "problem.json", SPEC_EXAMPLE)
+    answer = write(tmp_path / "answer.json", '{"layers": [{"deltas": [["0.01"]]}]}')
+    code, out, _ = run(["grade", str(problem), str(answer), "--format", "prairielearn"], capsys)
+    assert code == 0
+    report = json.loads(out)
+    PRAIRIELEARN.validate(report)
+    assert report["gradable"] is False
+    assert "submission.layers[0].deltas[0][0]: Input should be a valid number" in report["message"]
+    write(answer, "{oops")
+    code, out, _ = run(["grade", str(problem), str(answer), "--format", "gradescope"], capsys)
+    report = json.loads(out)
+    GRADESCOPE.validate(report)
+    assert report["score"] == 0.0
+    assert "answer.json is not valid JSON" in report["output"]
+
+
+def test_a_bad_problem_exits_2_and_names_the_place(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bad = {**SPEC_EXAMPLE, "learning_rate": "fast"}
+    problem = write(tmp_path / "problem.json", bad)
+    answer = write(tmp_path / "answer.json", {})
+    code, out, err = run(["grade", str(problem), str(answer)], capsys)
+    assert code == 2
+    assert out == ""
+    assert "problem.learning_rate: Input should be a valid number" in err
+    code, _, err = run(["grade", str(tmp_path / "nowhere.json"), str(answer)], capsys)
+    assert code == 2
+    assert "nowhere.json: cannot be read" in err
+
+
+@pytest.mark.anyio
+async def test_problem_and_backprop_print_what_the_endpoints_answer(
+    client: httpx.AsyncClient, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, _ = run(["problem", "--seed", "42", "--layers", "2", "3", "2", "--solution"], capsys)
+    assert code == 0
+    endpoint = await client.post(
+        "/v1/problems", json={"seed": 42, "layer_sizes": [2, 3, 2], "solution": True}
+    )
+    assert json.loads(out) == endpoint.json()
+
+    request = write(tmp_path / "request.json", SPEC_EXAMPLE)
+    code, out, _ = run(["backprop", str(request), "--explain"], capsys)
+    endpoint = await client.post("/v1/backprop", json={**SPEC_EXAMPLE, "explain": True})
+    assert code == 0
+    assert json.loads(out) == endpoint.json()
+
+
+def test_the_gradescope_autograder_example_grades_its_answer(tmp_path: Path) -> None:
+    root = tmp_path / "autograder"
+    (root / "source").mkdir(parents=True)
+    (root / "submission").mkdir()
+    shutil.copy(EXAMPLE / "problem.json", root / "source")
+    shutil.copy(EXAMPLE / "answer.json", root / "submission")
+    cli = Path(sys.executable).parent / "backprop-service"
+    env = {**os.environ, "AUTOGRADER_ROOT": str(root), "BACKPROP_SERVICE": str(cli)}
+    subprocess.run([str(EXAMPLE / "run_autograder")], env=env, check=True, timeout=60)
+    results = json.loads((root / "results" / "results.json").read_text())
+    GRADESCOPE.validate(results)
+    deltas = next(test for test in results["tests"] if test["name"] == "layer 2 deltas")
+    assert deltas["status"] == "failed"
+    assert "the sign of the loss derivative is flipped" in deltas["output"]
+    assert results["score"] == pytest.approx(sum(test["score"] for test in results["tests"]))
+
+    (root / "submission" / "answer.json").unlink()
+    subprocess.run([str(EXAMPLE / "run_autograder")], env=env, check=True, timeout=60)
+    results = json.loads((root / "results" / "results.json").read_text())
+    GRADESCOPE.validate(results)
+    assert "No answer.json was found" in results["output"]
