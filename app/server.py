@@ -7,11 +7,13 @@ over max_head_bytes with 431 and one that has not fully arrived within head_time
 (counted from the connection, or from the first byte of a kept-alive connection's next request)
 with 408, both in the service's error shape.
 
-When an answer goes out before the request has fully arrived (a refusal: 431, 408, or a 413 for
-a 200 MB body), closing at once would reset the connection while the client is still sending,
-and a client that reads only after sending would see the reset instead of the answer. So the
-connection lingers: what still arrives is read and dropped, never kept, for LINGER_SECONDS at
-most, and then it is closed (as nginx's lingering_close does).
+When an answer goes out before the request has fully arrived (a 413 for a 200 MB body, a 415),
+closing at once would reset the connection while the client is still sending, and a client that
+reads only after sending would see the reset instead of the answer. So the rest of the body is
+read and dropped, never kept (the parser drops a body whose answer is out), for LINGER_SECONDS
+at most: if it ends in time the connection stays open for the next request, otherwise it is
+closed. A refused head (431, 408) cannot be followed by another request: what still arrives is
+dropped for LINGER_SECONDS, and then the connection is closed (as nginx's lingering_close does).
 
 uvicorn loads it by name: ``uvicorn.run(..., http="app.server:GuardedHttpToolsProtocol")``.
 """
@@ -41,6 +43,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self._in_head = True
         self._head_timer: asyncio.TimerHandle | None = None
         self._lingering = False
+        self._drain_timer: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
@@ -48,6 +51,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._stop_head_timer()
+        self._stop_draining()
         super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
@@ -73,10 +77,23 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         super().on_headers_complete()
 
     def on_response_complete(self) -> None:
-        if self.cycle is not None and self.cycle.more_body and not self.transport.is_closing():
-            self._linger()  # answered before the body had arrived: a refusal
-            return
         super().on_response_complete()
+        if self.cycle is not None and self.cycle.more_body and not self.transport.is_closing():
+            # answered before the body had arrived (a refusal): give the rest of it a moment
+            self._drain_timer = self.loop.call_later(LINGER_SECONDS, self.transport.close)
+
+    def on_message_complete(self) -> None:
+        super().on_message_complete()
+        if self._drain_timer is not None:  # the refused body has been dropped: carry on
+            self._stop_draining()
+            self.timeout_keep_alive_task = self.loop.call_later(
+                self.timeout_keep_alive, self.timeout_keep_alive_handler
+            )
+
+    def _stop_draining(self) -> None:
+        if self._drain_timer is not None:
+            self._drain_timer.cancel()
+            self._drain_timer = None
 
     def _linger(self) -> None:
         self._lingering = True
