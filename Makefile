@@ -2,6 +2,7 @@
 #   make run    serve the API on port 8000 (creates .venv on first use)
 #   make test   lint, type checks and the test suite (creates .venv on first use)
 #   make lint   ruff, mypy and hadolint only
+#   make test-torch  the tests that compare answers with PyTorch autograd (installs torch)
 
 PYTHON ?= python3
 VENV   ?= .venv
@@ -11,7 +12,7 @@ PORT   ?= 8000
 RUNTIME_STAMP := $(VENV)/.runtime-installed
 TEST_STAMP    := $(VENV)/.test-installed
 
-.PHONY: run test lint pytest lock clean
+.PHONY: run test lint pytest test-torch lock clean
 
 run: $(RUNTIME_STAMP)
 	$(BIN)/backprop-service serve --port $(PORT)
@@ -26,6 +27,17 @@ lint: $(TEST_STAMP)
 
 pytest: $(TEST_STAMP)
 	$(BIN)/pytest
+
+# PyTorch is the oracle of tests/test_torch_oracle.py, never a dependency of the service: it is
+# installed here only, and `make test` skips those tests when it is absent.
+TORCH_VERSION ?= 2.13.0
+TORCH_REPORT  ?= $(VENV)/torch-oracle-report.json
+
+test-torch: $(TEST_STAMP)
+	@$(BIN)/python -c "import torch, sys; sys.exit(torch.__version__.split('+')[0] != '$(TORCH_VERSION)')" 2>/dev/null \
+		|| $(BIN)/pip install --quiet --disable-pip-version-check torch==$(TORCH_VERSION)
+	TORCH_ORACLE_REPORT=$(TORCH_REPORT) $(BIN)/pytest -m torch
+	@echo "largest errors per field: $(TORCH_REPORT)"
 
 lock:
 	scripts/lock.sh
