@@ -327,6 +327,24 @@ async def test_random_networks_match_pytorch(
         assert_matches_pytorch(response.json(), request)
 
 
+@pytest.mark.parametrize("loss", LOSS_VARIANTS[::5], ids=_loss_id)
+async def test_forward_matches_pytorch(client: httpx.AsyncClient, loss: dict[str, Any]) -> None:
+    """POST /v1/forward: the same request without learning_rate gives the same loss, outputs,
+    z and a as /v1/backprop's; without targets, no loss."""
+    for request in itertools.islice(random_cases(loss, seed=SEED + 3), 0, None, 4):
+        forward_request = {k: v for k, v in request.items() if k not in ("learning_rate", "ascent")}
+        response = await client.post("/v1/forward", json=forward_request)
+        assert response.status_code == 200, response.text
+        answer = response.json()
+        comparison = ref.compare_forward(answer, request)
+        assert not comparison.mismatches, [str(m) for m in comparison.mismatches[:12]]
+        del forward_request["targets"]
+        response = await client.post("/v1/forward", json=forward_request)
+        assert response.status_code == 200, response.text
+        assert "loss" not in response.json()
+        assert response.json()["outputs"] == answer["outputs"]
+
+
 def _activation_key(spec: str | dict[str, Any]) -> str:
     return json.dumps(spec, sort_keys=True)
 
