@@ -4,6 +4,7 @@
 #   make lint   ruff, mypy and hadolint only
 #   make fuzz   the property tests with many more random examples (a few minutes)
 #   make soak   concurrent good and bad requests against a real server (SOAK_SECONDS, 60 s)
+#   make test-torch  the tests that compare answers with PyTorch autograd (installs torch)
 
 PYTHON ?= python3
 VENV   ?= .venv
@@ -13,7 +14,7 @@ PORT   ?= 8000
 RUNTIME_STAMP := $(VENV)/.runtime-installed
 TEST_STAMP    := $(VENV)/.test-installed
 
-.PHONY: run test lint pytest fuzz soak lock clean
+.PHONY: run test lint pytest fuzz soak test-torch lock clean
 
 run: $(RUNTIME_STAMP)
 	$(BIN)/backprop-service serve --port $(PORT)
@@ -37,6 +38,17 @@ SOAK_SECONDS ?= 60
 SOAK_CLIENTS ?= 16
 soak: $(TEST_STAMP)
 	$(BIN)/python scripts/soak.py --clients $(SOAK_CLIENTS) --seconds $(SOAK_SECONDS)
+
+# PyTorch is the oracle of tests/test_torch_oracle.py, never a dependency of the service: it is
+# installed here only, and `make test` skips those tests when it is absent.
+TORCH_VERSION ?= 2.13.0
+TORCH_REPORT  ?= $(VENV)/torch-oracle-report.json
+
+test-torch: $(TEST_STAMP)
+	@$(BIN)/python -c "import torch, sys; sys.exit(torch.__version__.split('+')[0] != '$(TORCH_VERSION)')" 2>/dev/null \
+		|| $(BIN)/pip install --quiet --disable-pip-version-check torch==$(TORCH_VERSION)
+	TORCH_ORACLE_REPORT=$(TORCH_REPORT) $(BIN)/pytest -m torch
+	@echo "largest errors per field: $(TORCH_REPORT)"
 
 lock:
 	scripts/lock.sh
