@@ -11,8 +11,10 @@ Where PyTorch computes a derivative by a particular formula, the same formula is
 that answers agree with PyTorch's to the last few bits.
 
 Parameters are dataclass fields named as PyTorch names them. ``positive_at_zero`` is not a
-parameter but a convention (``relu_grad_at_zero``): whether z = 0 takes the right-hand
-derivative of a piecewise activation (textbook) or the left-hand one (PyTorch).
+parameter but a convention (``relu_grad_at_zero``): whether z = 0 takes ReLU's and LeakyReLU's
+right-hand derivative (textbook: x >= 0 counts as positive) or the left-hand one (PyTorch).
+ELU and SELU, which the convention does not name, take PyTorch's value at 0 (the z <= 0 branch)
+under both presets.
 """
 
 from __future__ import annotations
@@ -152,18 +154,14 @@ class LeakyReLU(Activation):
 class ELU(Activation):
     name = "elu"
     formula = "f(z) = z if z > 0, alpha (e^z - 1) otherwise"
-    derivative_formula = (
-        "f'(z) = 1 if z > 0, alpha e^z if z < 0; f'(0) = 1 if relu_grad_at_zero is 1, alpha if 0"
-    )
+    derivative_formula = "f'(z) = 1 if z > 0, alpha e^z if z <= 0 (so f'(0) = alpha)"
     alpha: float = _param(1.0, "value the function tends to for z -> -inf is -alpha")
-    positive_at_zero: bool = _convention()
 
     def forward(self, z: FloatArray) -> FloatArray:
         return np.where(z > 0.0, z, self.alpha * _nonpositive_expm1(z))
 
     def derivative(self, z: FloatArray, a: FloatArray) -> FloatArray:
-        positive = z >= 0.0 if self.positive_at_zero else z > 0.0
-        return np.where(positive, 1.0, self.alpha * _nonpositive_exp(z))
+        return np.where(z > 0.0, 1.0, self.alpha * _nonpositive_exp(z))
 
 
 SELU_ALPHA = 1.6732632423543772848170429916717
@@ -178,19 +176,16 @@ class SELU(Activation):
         f"(alpha = {SELU_ALPHA}, scale = {SELU_SCALE})"
     )
     derivative_formula = (
-        "f'(z) = scale if z > 0, scale alpha e^z if z < 0; "
-        "f'(0) = scale if relu_grad_at_zero is 1, scale alpha if 0"
+        "f'(z) = scale if z > 0, scale alpha e^z if z <= 0 (so f'(0) = scale alpha)"
     )
-    positive_at_zero: bool = _convention()
 
     def forward(self, z: FloatArray) -> FloatArray:
         negative_scale = SELU_ALPHA * SELU_SCALE
         return np.where(z > 0.0, SELU_SCALE * z, negative_scale * _nonpositive_expm1(z))
 
     def derivative(self, z: FloatArray, a: FloatArray) -> FloatArray:
-        positive = z >= 0.0 if self.positive_at_zero else z > 0.0
         negative_scale = SELU_ALPHA * SELU_SCALE
-        return np.where(positive, SELU_SCALE, negative_scale * _nonpositive_exp(z))
+        return np.where(z > 0.0, SELU_SCALE, negative_scale * _nonpositive_exp(z))
 
 
 _SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)

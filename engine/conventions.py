@@ -3,7 +3,7 @@
 | what                          | textbook (default)        | pytorch                          |
 | ----------------------------- | ------------------------- | -------------------------------- |
 | weight layout                 | in_out: W[j, k] joins j->k | out_in: W[k, j] (nn.Linear)      |
-| ReLU'(0), LeakyReLU'(0), ...  | right-hand side: 1        | left-hand side: 0 (slope, alpha) |
+| ReLU'(0), LeakyReLU'(0)       | right-hand side: 1        | left-hand side: 0 (the slope)    |
 | MSE                           | 1/2 sum over everything   | mean over all elements, no 1/2   |
 | other losses' reduction       | sum                       | mean                             |
 
@@ -55,9 +55,9 @@ class Preset(StrEnum):
 class Conventions:
     """The conventions a computation follows.
 
-    relu_grad_at_zero is 1 when z = 0 counts as positive at the kink of the piecewise
-    activations (ReLU, LeakyReLU, ELU, SELU take their right-hand derivative there), and 0
-    when it counts as negative (their left-hand derivative, as PyTorch does).
+    relu_grad_at_zero is 1 when z = 0 counts as positive at the kink of ReLU and LeakyReLU
+    (they take their right-hand derivative there: 1), and 0 when it counts as negative (their
+    left-hand derivative, as PyTorch does: 0, or the negative slope).
     """
 
     preset: Preset

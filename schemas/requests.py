@@ -63,8 +63,8 @@ class NetworkRequest(BaseModel):
     )
     relu_grad_at_zero: ZeroOrOne | None = Field(
         default=None,
-        description="overrides the preset's derivative at the kink z = 0 of relu, leaky_relu, "
-        "elu and selu: 1 takes the right-hand side, 0 the left-hand side",
+        description="overrides the preset's derivative at the kink z = 0 of relu and "
+        "leaky_relu: 1 takes the right-hand side (1), 0 the left-hand side (0, or the slope)",
     )
 
     @model_validator(mode="after")

@@ -67,7 +67,7 @@ async def test_activation_catalog_lists_the_engine_registry(client: httpx.AsyncC
     assert catalog["softmax"]["last_layer_only"] is True
     assert catalog["sigmoid"]["derivative"] == "f'(z) = f(z) (1 - f(z))"
     kinked = {name for name, info in catalog.items() if info["kink_follows_relu_grad_at_zero"]}
-    assert kinked == {"relu", "leaky_relu", "elu", "selu"}
+    assert kinked == {"relu", "leaky_relu"}
 
 
 async def test_loss_catalog_gives_each_presets_defaults(client: httpx.AsyncClient) -> None:

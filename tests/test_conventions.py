@@ -20,9 +20,9 @@ KINK_CASES = [
     ("relu", 1.0, 0.0),
     ({"name": "leaky_relu", "negative_slope": 0.2}, 1.0, 0.2),
     ("leaky_relu", 1.0, 0.01),
-    ({"name": "elu", "alpha": 0.7}, 1.0, 0.7),
-    ("selu", SELU_SCALE, SELU_SCALE * SELU_ALPHA),
 ]
+# Not named by the convention: PyTorch's value at 0 (the z <= 0 branch) under either preset.
+UNNAMED_KINKS = [({"name": "elu", "alpha": 0.7}, 0.7), ("selu", SELU_SCALE * SELU_ALPHA)]
 
 
 def kink_request(activation: Any, **conventions: Any) -> dict[str, Any]:
@@ -70,6 +70,23 @@ def test_relu_grad_at_zero_overrides_either_preset(
         got = answer(request)
         assert got["layers"][0]["deltas"] == [[-2.0 * slope]]
         assert got["conventions"]["relu_grad_at_zero"] == grad_at_zero
+
+
+@pytest.mark.parametrize(("activation", "slope"), UNNAMED_KINKS)
+@pytest.mark.parametrize(
+    "conventions",
+    [
+        {},
+        {"conventions": "pytorch", "weight_layout": "in_out"},
+        {"relu_grad_at_zero": 1},
+        {"relu_grad_at_zero": 0},
+    ],
+)
+def test_elu_and_selu_take_pytorchs_value_at_zero_under_every_setting(
+    activation: Any, slope: float, conventions: dict[str, Any]
+) -> None:
+    got = answer(kink_request(activation, **conventions))  # the loss is fixed: 1/2 sum MSE
+    assert got["layers"][0]["deltas"] == [[-2.0 * slope]]
 
 
 def random_request(rng: np.random.Generator, layout: str) -> dict[str, Any]:

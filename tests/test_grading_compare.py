@@ -27,7 +27,9 @@ def test_items_laid_end_to_end_are_compared_alike() -> None:
     items = ExpectedItems([np.array([5e-324]), np.array([[-1e308, 2.0]])], Tolerance())
     flat = items.flatten([np.array([1.0]), np.array([[1e308, 2.0]])])
     first, second = items.compare(flat, [True, True])
-    assert first is not None and second is not None
-    assert first.max_relative_error is not None and np.isfinite(first.max_relative_error)
+    assert first is not None
+    assert second is not None
+    assert first.max_relative_error is not None
+    assert np.isfinite(first.max_relative_error)
     assert second.max_abs_error == LARGEST
     assert (first.within, second.within) == (0, 1)

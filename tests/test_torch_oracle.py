@@ -399,11 +399,12 @@ KINKS: list[tuple[str | dict[str, Any], float, float]] = [
     ("relu", 0.0, 1.0),
     ("leaky_relu", 0.01, 1.0),
     ({"name": "leaky_relu", "negative_slope": 0.2}, 0.2, 1.0),
-    ({"name": "elu", "alpha": 0.7}, 0.7, 1.0),
-    ({"name": "elu", "alpha": 2.5}, 2.5, 1.0),
-    ("selu", SELU_SCALE * SELU_ALPHA, SELU_SCALE),
+    # elu and selu are not named by the convention: PyTorch's value at 0 (the left) under both
+    ({"name": "elu", "alpha": 0.7}, 0.7, 0.7),
+    ({"name": "elu", "alpha": 2.5}, 2.5, 2.5),
+    ("selu", SELU_SCALE * SELU_ALPHA, SELU_SCALE * SELU_ALPHA),
 ]
-"""(activation, f'(0) from the left, f'(0) from the right), written down from the formulas."""
+"""(activation, f'(0) with relu_grad_at_zero 0, with relu_grad_at_zero 1), from the formulas."""
 
 KINK_SETTINGS = [
     ("textbook", None, 1),

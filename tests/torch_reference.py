@@ -8,10 +8,11 @@ sent in, because W itself is the leaf), dL/dx is ``x.grad``. Only the convention
 
 - the preset's defaults (textbook: in_out, ReLU'(0) = 1, MSE = 1/2 sum, sums; pytorch:
   out_in, ReLU'(0) = 0, MSE = mean, means), each overridable as SPEC.md says;
-- relu_grad_at_zero = 1: PyTorch takes the left-hand derivative at z = 0 for relu,
-  leaky_relu, elu and selu; ``RightDerivativeAtZero`` replaces it there by PyTorch's own
-  derivative evaluated just right of 0 (at the smallest positive normal float, where each of
-  the four is on its linear branch);
+- relu_grad_at_zero = 1: PyTorch takes the left-hand derivative at z = 0 for relu and
+  leaky_relu; ``RightDerivativeAtZero`` replaces it there by PyTorch's own derivative
+  evaluated just right of 0 (at the smallest positive normal float, where both are on their
+  linear branch). elu and selu keep PyTorch's value at 0 under every setting (SPEC.md's
+  convention names only ReLU and LeakyReLU);
 - the fused forms SPEC.md prescribes: a softmax last layer with cross_entropy (from_logits
   false) is F.cross_entropy on its logits z, a sigmoid last layer with binary_cross_entropy is
   F.binary_cross_entropy_with_logits on z. Their z.grad is then p - y scaled by the reduction,
@@ -34,7 +35,7 @@ import torch.nn.functional as F  # noqa: N812 (PyTorch's own alias)
 Tensor = torch.Tensor
 ActivationFn = Callable[[Tensor], Tensor]
 
-KINKED = frozenset({"relu", "leaky_relu", "elu", "selu"})
+KINKED = frozenset({"relu", "leaky_relu"})
 """The activations whose derivative at z = 0 follows relu_grad_at_zero."""
 
 _TEXTBOOK = {
