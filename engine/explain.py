@@ -22,7 +22,7 @@ import numpy as np
 
 from engine.activations import Activation, Linear, Sigmoid, Softmax, Tanh
 from engine.losses import L1, MSE, BinaryCrossEntropy, CrossEntropy, Huber, Loss
-from engine.network import Backprop, Network
+from engine.network import LAYER_QUANTITIES, Backprop, Network
 from engine.types import FloatArray
 
 MAX_UNITS = 16
@@ -31,15 +31,7 @@ MAX_UNITS = 16
 MAX_LAYERS = 8
 MAX_SAMPLES = 16
 
-EXPLAINED: tuple[str, ...] = (
-    "pre_activations",
-    "activations",
-    "deltas",
-    "weight_gradients",
-    "bias_gradients",
-    "updated_weights",
-    "updated_biases",
-)
+EXPLAINED: tuple[str, ...] = LAYER_QUANTITIES
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 
@@ -36,6 +37,27 @@ CarryBack = Callable[[FloatArray, FloatArray], FloatArray]
 def carry_back(delta_above: FloatArray, W_above: FloatArray) -> FloatArray:
     """delta^(l+1) W^(l+1)^T, of shape (n_samples, n_l): the textbook's recursion step."""
     return delta_above @ W_above.T
+
+
+LayerQuantity = Literal[
+    "pre_activations",
+    "activations",
+    "deltas",
+    "weight_gradients",
+    "bias_gradients",
+    "updated_weights",
+    "updated_biases",
+]
+LAYER_QUANTITIES: tuple[LayerQuantity, ...] = (
+    "pre_activations",
+    "activations",
+    "deltas",
+    "weight_gradients",
+    "bias_gradients",
+    "updated_weights",
+    "updated_biases",
+)
+"""What backprop answers for each layer, under the names of SPEC.md's answer."""
 
 
 @dataclass(frozen=True)

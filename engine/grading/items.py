@@ -11,31 +11,14 @@ from typing import Literal, NamedTuple
 
 import numpy as np
 
+from engine import network
 from engine.network import Backprop
 from engine.types import FloatArray
 
-Quantity = Literal[
-    "loss",
-    "outputs",
-    "pre_activations",
-    "activations",
-    "deltas",
-    "weight_gradients",
-    "bias_gradients",
-    "updated_weights",
-    "updated_biases",
-]
+Quantity = Literal["loss", "outputs", network.LayerQuantity]  # one flat Literal
 
 NETWORK_QUANTITIES: tuple[Quantity, ...] = ("loss", "outputs")
-LAYER_QUANTITIES: tuple[Quantity, ...] = (
-    "pre_activations",
-    "activations",
-    "deltas",
-    "weight_gradients",
-    "bias_gradients",
-    "updated_weights",
-    "updated_biases",
-)
+LAYER_QUANTITIES: tuple[Quantity, ...] = network.LAYER_QUANTITIES
 QUANTITIES: tuple[Quantity, ...] = (*NETWORK_QUANTITIES, *LAYER_QUANTITIES)
 
 PER_SAMPLE: frozenset[Quantity] = frozenset({"outputs", "pre_activations", "activations", "deltas"})
