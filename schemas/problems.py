@@ -12,6 +12,7 @@ from typing import Annotated, Any, NoReturn, Self
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, model_validator
 from pydantic_core import PydanticCustomError
 
+from engine import ACTIVATIONS
 from engine.problems import TARGET_KINDS, ProblemParameters, generate
 from schemas.arrays import NonNegativeFloat
 from schemas.requests import BackpropRequest
@@ -66,11 +67,11 @@ class ProblemRequest(BaseModel):
                 f"{n_layers} layers",
             )
         for i, activation in enumerate(activations[:-1]):
-            if activation.name == "softmax":
+            if ACTIVATIONS[activation.name].last_layer_only:
                 where = f"activations[{i}]" if isinstance(self.activations, list) else "activations"
                 _fail(
-                    "softmax_not_last",
-                    f"{where} is softmax, which can only be the last layer's activation",
+                    f"{activation.name}_not_last",
+                    f"{where} is {activation.name}, which can only be the last layer's activation",
                 )
         return self
 

@@ -175,10 +175,11 @@ class NetworkRequest(BaseModel):
                     f"{where}.biases has {entries} but {where}.weights has {n_out} {out_axis}, "
                     "one per output",
                 )
-            if layer.activation.name == "softmax" and i != len(layers) - 1:
+            name = layer.activation.name
+            if engine.ACTIVATIONS[name].last_layer_only and i != len(layers) - 1:
                 _fail(
-                    "softmax_not_last",
-                    f"{where}.activation is softmax, which can only be the last layer's "
+                    f"{name}_not_last",
+                    f"{where}.activation is {name}, which can only be the last layer's "
                     f"activation (network.layers[{len(layers) - 1}])",
                 )
             widths.append(n_out)
