@@ -13,25 +13,39 @@ import argparse
 import os
 import sys
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import uvicorn
 
 Command = Callable[[argparse.Namespace], int]
 
+BLAS_THREAD_VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+"""Each worker runs NumPy's BLAS on one thread unless these say otherwise (see serve)."""
+
 
 def serve(args: argparse.Namespace) -> int:
-    uvicorn.run(
-        "app.main:app",
-        host=args.host,
-        port=args.port,
-        workers=args.workers,
-        loop="uvloop",
-        http="httptools",
-        access_log=args.access_log,
-        server_header=False,
-        log_level=args.log_level,
-    )
+    # One BLAS thread per worker process. Requests are the unit of parallelism (workers, and the
+    # event loop beside the worker thread); a BLAS pool on top oversubscribes the cores, and its
+    # spinning threads made a 784-256-128-10 backprop 2.5 ms on one thread and 45 ms on two on
+    # a busy 2-core machine (docs/performance.md). Set before uvicorn imports NumPy.
+    for variable in BLAS_THREAD_VARIABLES:
+        os.environ.setdefault(variable, "1")
+    uvicorn.run("app.main:app", **uvicorn_options(args))
     return 0
+
+
+def uvicorn_options(args: argparse.Namespace) -> dict[str, Any]:
+    """uvicorn's settings for ``serve``; the benchmark serves its bare ASGI app with the same."""
+    return {
+        "host": args.host,
+        "port": args.port,
+        "workers": args.workers,
+        "loop": "uvloop",
+        "http": "httptools",
+        "access_log": args.access_log,
+        "server_header": False,
+        "log_level": args.log_level,
+    }
 
 
 def _add_serve(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
