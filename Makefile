@@ -3,6 +3,8 @@
 #   make test   lint, type checks and the test suite (creates .venv on first use)
 #   make lint   ruff, mypy and hadolint only
 #   make fuzz   the property tests with many more random examples (a few minutes)
+#   make bench  the performance benchmark of docs/performance.md (about 10 minutes; installs
+#               matplotlib, torch and apt's wrk if missing); BENCH_ARGS=--quick for a first look
 
 PYTHON ?= python3
 VENV   ?= .venv
@@ -11,8 +13,9 @@ PORT   ?= 8000
 
 RUNTIME_STAMP := $(VENV)/.runtime-installed
 TEST_STAMP    := $(VENV)/.test-installed
+BENCH_STAMP   := $(VENV)/.bench-installed
 
-.PHONY: run test lint pytest fuzz lock clean
+.PHONY: run test lint pytest fuzz bench lock clean
 
 run: $(RUNTIME_STAMP)
 	$(BIN)/backprop-service serve --port $(PORT)
@@ -31,6 +34,9 @@ pytest: $(TEST_STAMP)
 fuzz: $(TEST_STAMP)
 	HYPOTHESIS_PROFILE=fuzz $(BIN)/pytest -m "not server" tests/test_gradients.py
 
+bench: $(BENCH_STAMP)
+	$(BIN)/python -m bench.run $(BENCH_ARGS)
+
 lock:
 	scripts/lock.sh
 
@@ -47,4 +53,9 @@ $(RUNTIME_STAMP): $(VENV)/bin/python requirements/runtime.txt pyproject.toml
 
 $(TEST_STAMP): $(RUNTIME_STAMP) requirements/test.txt
 	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements/test.txt
+	touch $@
+
+$(BENCH_STAMP): $(TEST_STAMP) requirements/bench.txt
+	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements/bench.txt
+	command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
 	touch $@
