@@ -8,6 +8,7 @@ outputs". Layers are numbered from 1 in prose, as in the textbook, and indexed f
 
 from __future__ import annotations
 
+from functools import cached_property
 from itertools import pairwise
 from typing import Annotated, Literal, NoReturn, Self
 
@@ -87,7 +88,9 @@ class NetworkRequest(BaseModel):
         """The inputs as rows, shape (n_samples, n_0)."""
         return self.inputs.reshape(1, -1) if self.single_sample else self.inputs
 
+    @cached_property
     def resolved_conventions(self) -> engine.Conventions:
+        """The preset with this request's overrides applied (worked out once per request)."""
         return engine.PRESETS[engine.Preset(self.conventions)].with_overrides(
             weight_layout=None
             if self.weight_layout is None
@@ -130,9 +133,7 @@ class NetworkRequest(BaseModel):
 
     def _widths(self) -> list[int]:
         """n_0, n_1, ..., n_L as the weight matrices give them (once their shapes are checked)."""
-        out_axis = (
-            1 if self.resolved_conventions().weight_layout is engine.WeightLayout.IN_OUT else 0
-        )
+        out_axis = 1 if self.resolved_conventions.weight_layout is engine.WeightLayout.IN_OUT else 0
         return [
             self.inputs.shape[-1],
             *(layer.weights.shape[out_axis] for layer in self.network.layers),
@@ -147,7 +148,7 @@ class NetworkRequest(BaseModel):
                 f"the network has {len(layers)} layers, over the limit "
                 f"max_layers = {limits.max_layers}",
             )
-        in_out = self.resolved_conventions().weight_layout is engine.WeightLayout.IN_OUT
+        in_out = self.resolved_conventions.weight_layout is engine.WeightLayout.IN_OUT
         in_axis, out_axis = ("rows", "columns") if in_out else ("columns", "rows")
         widths = [self.inputs.shape[-1]]
         for i, layer in enumerate(layers):

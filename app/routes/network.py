@@ -9,7 +9,7 @@ from starlette.responses import Response
 
 import engine
 from app.openapi import ERROR_RESPONSES, json_body
-from app.pipeline import answer
+from app.pipeline import BodyRoute, answer
 from schemas import (
     SPEC_EXAMPLE,
     SPEC_FORWARD_EXAMPLE,
@@ -22,7 +22,7 @@ from schemas import (
     forward_payload,
 )
 
-router = APIRouter(prefix="/v1", tags=["network"])
+router = APIRouter(prefix="/v1", tags=["network"], route_class=BodyRoute)
 
 
 @router.post(
@@ -50,7 +50,7 @@ async def forward(request: Request) -> Response:
 
 
 def compute_backprop(req: BackpropRequest) -> dict[str, Any]:
-    conventions = req.resolved_conventions()
+    conventions = req.resolved_conventions
     loss = req.build_loss(conventions)
     result = engine.backprop(
         req.build_network(conventions),
@@ -68,7 +68,7 @@ def compute_backprop(req: BackpropRequest) -> dict[str, Any]:
 
 
 def compute_forward(req: ForwardRequest) -> dict[str, Any]:
-    conventions = req.resolved_conventions()
+    conventions = req.resolved_conventions
     loss = req.build_loss(conventions)
     network = req.build_network(conventions)
     fwd = engine.forward(network, req.samples)
