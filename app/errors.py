@@ -70,15 +70,18 @@ async def handle_error(request: Request, exc: Exception) -> Response:
     return error_response(500, [problem([], "internal error: it has been logged", "internal")])
 
 
+EXPECTED_ERRORS = (
+    ValidationError,
+    RequestValidationError,
+    NonFiniteError,
+    DomainError,
+    HTTPException,
+)
+"""What a request may raise short of a bug; the handler answers each with its 4xx (or 503)."""
+
+
 def install_error_handler(app: FastAPI) -> None:
-    for exc_type in (
-        ValidationError,
-        RequestValidationError,
-        NonFiniteError,
-        DomainError,
-        HTTPException,
-        Exception,
-    ):
+    for exc_type in (*EXPECTED_ERRORS, Exception):
         app.add_exception_handler(exc_type, handle_error)
 
 

@@ -11,8 +11,9 @@ from fastapi import FastAPI
 
 from app.config import Settings, get_settings
 from app.errors import install_error_handler
-from app.middleware import BodySizeLimit
+from app.middleware import BodySizeLimit, DirectRoutes
 from app.openapi import install_openapi
+from app.pipeline import BodyRoute
 from app.routes import catalog, health, network
 from schemas import SPEC_EXAMPLE, BackpropRequest, ForwardRequest
 from schemas.examples import SPEC_EXAMPLE_LOSS
@@ -49,9 +50,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.limits = settings.limits()
     app.state.ready = False
-    for module in (network, catalog, health):
-        app.include_router(module.router)
+    routers = [module.router for module in (network, catalog, health)]
+    for router in routers:
+        app.include_router(router)
     install_error_handler(app)
+    # Middleware added first is innermost: DirectRoutes stays right above the router, so that
+    # every middleware added after it also sees the requests it takes past the router.
+    direct = {r.path: r.endpoint for rt in routers for r in rt.routes if isinstance(r, BodyRoute)}
+    app.add_middleware(DirectRoutes, endpoints=direct)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     install_openapi(app, [BackpropRequest, ForwardRequest])
     return app
