@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.telemetry import TelemetryConfig
 
 from app.config import Settings, get_settings
 from app.errors import install_error_handler
@@ -30,6 +31,9 @@ Every error answer has one shape: `{"detail": [{"loc": [...], "msg": "...", "typ
 """
 
 
+TELEMETRY_OFF: TelemetryConfig = {"tracing": False, "metrics": False, "logs": False}
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
 
@@ -48,6 +52,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         docs_url="/docs" if settings.docs_enabled else None,
         redoc_url=None,
         openapi_url="/openapi.json" if settings.docs_enabled else None,
+        telemetry=None if settings.telemetry_enabled else TELEMETRY_OFF,
     )
     app.state.settings = settings
     app.state.limits = settings.limits()

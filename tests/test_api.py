@@ -158,3 +158,10 @@ async def test_the_direct_route_answers_as_fastapi_routing_would() -> None:
     direct, routed = answers
     assert [status for status, *_ in direct] == [200, 200, 422, 415]
     assert direct == routed
+
+
+async def test_telemetry_can_be_turned_on() -> None:
+    """FastAPI's native OpenTelemetry is off by default (it costs), and answers stay the same."""
+    async with app_client(Settings(telemetry_enabled=True)) as client:
+        response = await client.post("/v1/backprop", json=SPEC_EXAMPLE)
+    assert response.json()["loss"] == pytest.approx(SPEC_EXAMPLE_LOSS, rel=1e-12)
