@@ -2,9 +2,10 @@
 
     python -m bench.run [--quick] [--only large,tiny,engine,memory,scaling]
 
-Writes the raw figures to bench/results/results.json and the scaling plot to
-docs/scaling.png. Every compared pair is measured side by side in this run, under the same
-thread counts (one BLAS thread, one torch thread, one uvicorn worker: the service's defaults).
+Writes the table and the raw figures to bench/results/ (table.txt, results.json) and the
+scaling plot to docs/scaling.png. Every compared pair is measured side by side in this run,
+under the same thread counts (one BLAS thread, one torch thread, one uvicorn worker: the
+service's defaults).
 """
 
 from __future__ import annotations
@@ -66,14 +67,18 @@ def main() -> None:
         results["memory"] = memory.measure(workloads.large_softmax())
         rows.append(memory_row(results["memory"]))
 
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "results.json").write_text(json.dumps(results, indent=2) + "\n")
     m = results["machine"]
+    m["load_average_at_end"] = os.getloadavg()
+    load = f"load average {m['load_average_at_start'][0]:.1f} -> {m['load_average_at_end'][0]:.1f}"
     title = (
-        f"backprop-service benchmark: {m['cpus']} CPUs, {m['python']}, "
+        f"backprop-service benchmark: {m['cpus']} CPUs ({load}), {m['python']}, "
         f"{THREADS} BLAS/torch thread, 1 uvicorn worker (uvloop, httptools)"
     )
-    print(render(rows, title))
+    table = render(rows, title)
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "results.json").write_text(json.dumps(results, indent=2) + "\n")
+    (RESULTS / "table.txt").write_text(table + "\n")
+    print(table)
     plot = f"; plot: {PLOT}" if "scaling" in results else ""
     print(f"raw figures: {RESULTS / 'results.json'}{plot}")
 
@@ -83,6 +88,7 @@ def machine() -> dict[str, Any]:
         "cpus": os.cpu_count(),
         "python": f"Python {platform.python_version()}",
         "platform": platform.platform(),
+        "load_average_at_start": os.getloadavg(),
     }
 
 
@@ -138,7 +144,7 @@ def memory_row(result: dict[str, Any]) -> Row:
     first = result["first_peak_above_idle_bytes"] / 1e6
     steady = result["steady_peak_above_idle_bytes"] / 1e6
     return Row(
-        f"peak RSS above idle, first large request (later: {steady:.0f} MB)",
+        f"peak RSS above idle, first large request (later ones: {steady:.0f} MB)",
         f"{first:.1f} MB",
         f"body {result['body_bytes'] / 1e6:.1f} MB",
         result["ratio_first"],
@@ -152,10 +158,10 @@ def scaling_row(result: dict[str, Any]) -> Row:
     first, last = points[0], points[-1]
     step = result["largest_step_in_time_per_unit"]
     return Row(
-        f"scaling, {len(points)} sizes, {first['work']:,} to {last['work']:,} params x batch: "
-        f"log-log slope (largest step in time/work {step:.2f}x)",
-        f"{ms(first['time']['median'])} .. {ms(last['time']['median'])}",
-        "linear: 1",
+        f"scaling: log-log slope, {len(points)} sizes, {first['work']:.0e}..{last['work']:.1e} "
+        f"params x batch (worst step in time/work {step:.2f}x)",
+        f"{ms(first['time']['median'])}..{ms(last['time']['median'])}",
+        "linear = 1",
         result["slope"],
         "<= 1, no cliff",
         result["slope"] <= 1.05 and step <= 1.5,
