@@ -66,6 +66,12 @@ class NetworkRequest(BaseModel):
         description="overrides the preset's derivative at the kink z = 0 of relu, leaky_relu, "
         "elu and selu: 1 takes the right-hand side, 0 the left-hand side",
     )
+    array_encoding: Literal["lists", "base64"] = Field(
+        default="lists",
+        description="how the answer writes its arrays: JSON lists of numbers, or Base64Array "
+        "objects (the numbers' float64 bytes), several times faster to write and read for "
+        "large networks; any array of the request may be a Base64Array either way",
+    )
 
     @model_validator(mode="after")
     def _check_shapes(self, info: ValidationInfo) -> Self:

@@ -64,6 +64,7 @@ def compute_backprop(req: BackpropRequest) -> dict[str, Any]:
         result,
         single_sample=req.single_sample,
         conventions=conventions_payload(conventions, loss),
+        arrays=req.array_encoding,
     )
 
 
@@ -80,4 +81,5 @@ def compute_forward(req: ForwardRequest) -> dict[str, Any]:
         loss_value,
         single_sample=req.single_sample,
         conventions=conventions_payload(conventions, loss),
+        arrays=req.array_encoding,
     )
