@@ -13,7 +13,7 @@ from bench.client import Client
 from bench.floor import floor
 from bench.servers import Server
 from bench.stats import interleaved
-from bench.workloads import Workload
+from bench.workloads import Workload, with_base64_arrays
 
 
 def measure(server: Server, work: Workload, *, rounds: int) -> dict[str, Any]:
@@ -38,4 +38,25 @@ def measure(server: Server, work: Workload, *, rounds: int) -> dict[str, Any]:
         "floor": base.as_dict(),
         "ratio_median": e2e.median / base.median,
         "ratio_p90": e2e.p90 / base.p90,
+    }
+
+
+def measure_base64(server: Server, work: Workload, *, rounds: int) -> dict[str, Any]:
+    """The same request with Base64Array arrays both ways, against JSON lists end to end."""
+    encoded = with_base64_arrays(work)
+    client = Client(server.port)
+    times = interleaved(
+        {
+            "base64": lambda: client.post("/v1/backprop", encoded.body),
+            "json": lambda: client.post("/v1/backprop", work.body),
+        },
+        rounds=rounds,
+    )
+    client.close()
+    return {
+        "workload": work.label,
+        "body_bytes": len(encoded.body),
+        "base64": times["base64"].as_dict(),
+        "json": times["json"].as_dict(),
+        "ratio_median": times["base64"].median / times["json"].median,
     }

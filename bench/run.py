@@ -49,6 +49,10 @@ def main() -> None:
                     for work in (workloads.large_softmax(), workloads.large_sigmoid())
                 ]
                 rows += large_rows(results["large"])
+                results["large_base64"] = large.measure_base64(
+                    server, workloads.large_softmax(), rounds=10 if quick else 30
+                )
+                rows.append(base64_row(results["large_base64"]))
             if "scaling" in only:
                 results["scaling"] = scaling.measure(server, rounds=3 if quick else 9)
                 scaling.plot(results["scaling"], PLOT)
@@ -109,6 +113,17 @@ def large_rows(results: list[dict[str, Any]]) -> list[Row]:
                 )
             )
     return rows
+
+
+def base64_row(result: dict[str, Any]) -> Row:
+    return Row(
+        f"large softmax+CE, arrays as Base64Array both ways ({result['body_bytes'] / 1e6:.1f} MB)",
+        ms(result["base64"]["median"]),
+        f"JSON lists {ms(result['json']['median'])}",
+        result["ratio_median"],
+        "(optional)",
+        None,
+    )
 
 
 def tiny_row(result: dict[str, Any]) -> Row:

@@ -15,6 +15,7 @@ import numpy as np
 import orjson
 
 from schemas import SPEC_EXAMPLE
+from schemas.arrays import encode_base64
 
 LARGE_WIDTHS = (784, 256, 128, 10)
 LARGE_BATCH = 64
@@ -81,6 +82,18 @@ def large_sigmoid() -> Workload:
     return workload(
         "large sigmoid+MSE", LARGE_WIDTHS, LARGE_BATCH, hidden="sigmoid", last="sigmoid", loss="mse"
     )
+
+
+def with_base64_arrays(work: Workload) -> Workload:
+    """The same request with every array a Base64Array, asking for its answer the same way."""
+    request = orjson.loads(work.body)
+    for layer in request["network"]["layers"]:
+        layer["weights"] = encode_base64(np.array(layer["weights"]))
+        layer["biases"] = encode_base64(np.array(layer["biases"]))
+    request["inputs"] = encode_base64(np.array(request["inputs"]))
+    request["targets"] = encode_base64(np.array(request["targets"]))
+    request["array_encoding"] = "base64"
+    return Workload(f"{work.name}, base64 arrays", work.widths, work.batch, orjson.dumps(request))
 
 
 def tiny() -> Workload:
