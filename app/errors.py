@@ -24,6 +24,7 @@ from starlette.responses import JSONResponse, Response
 
 from engine import DomainError, NonFiniteError
 from schemas import MAX_PROBLEMS, UNION_TAGS
+from schemas.arrays import errors_of_intended_choice
 
 logger = logging.getLogger("backprop_service")
 
@@ -91,6 +92,7 @@ def _validation_failed(exc: ValidationError | RequestValidationError) -> JSONRes
         prefix: Loc = []
     else:
         errors = [dict(e) for e in exc.errors(include_url=False, include_input=False)]
+        errors = errors_of_intended_choice(errors)
         prefix = ["body"]
     if errors and errors[0]["type"] == "json_invalid":
         msg = f"the body is not valid JSON: {errors[0]['msg'].removeprefix('Invalid JSON: ')}"

@@ -117,8 +117,19 @@ def _decode(ndims: tuple[int, ...]) -> Any:
     return decode
 
 
-def _lists_or_base64(lists_tag: str) -> Discriminator:
-    return Discriminator(lambda value: "base64" if isinstance(value, dict) else lists_tag)
+def _lists_or_base64(lists: Any, lists_tag: str, base64: Any) -> GetPydanticSchema:
+    """JSON lists, else a Base64Array: tried in that order, each choice labelled with a tag.
+
+    Not a discriminated union: its discriminator, a Python function, would be handed the JSON
+    array as Python lists, and then the chosen branch would build them again: 1.6 ms more per
+    200,000 numbers. When both choices fail, errors_of_intended_choice keeps the errors of the
+    one the input was meant for.
+    """
+    return GetPydanticSchema(
+        lambda _source, handler: core_schema.union_schema(
+            [(handler(lists), lists_tag), (handler(base64), "base64")], mode="left_to_right"
+        )
+    )
 
 
 _ListVector = Annotated[FloatArray, _array_of(_Row, _to_vector)]
@@ -127,16 +138,10 @@ _Base64Vector = Annotated[FloatArray, _array_of(Base64Array, _decode((1,)))]
 _Base64Matrix = Annotated[FloatArray, _array_of(Base64Array, _decode((2,)))]
 _Base64Rows = Annotated[FloatArray, _array_of(Base64Array, _decode((1, 2)))]
 
-Vector = Annotated[
-    Annotated[_ListVector, Tag("row")] | Annotated[_Base64Vector, Tag("base64")],
-    _lists_or_base64("row"),
-]
+Vector = Annotated[FloatArray, _lists_or_base64(_ListVector, "row", _Base64Vector)]
 """A non-empty list of finite numbers (or a Base64Array), as a float64 array of shape (n,)."""
 
-Matrix = Annotated[
-    Annotated[_ListMatrix, Tag("rows")] | Annotated[_Base64Matrix, Tag("base64")],
-    _lists_or_base64("rows"),
-]
+Matrix = Annotated[FloatArray, _lists_or_base64(_ListMatrix, "rows", _Base64Matrix)]
 """Non-empty rows of finite numbers, all of one length (or a Base64Array), shape (m, n)."""
 
 
@@ -183,3 +188,35 @@ indices, with one flat sample it is that sample's target row (see requests.py).
 """
 
 UNION_TAGS = frozenset({"rows", "row", "classes", "class", "base64"})
+
+
+def errors_of_intended_choice(errors: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Pydantic's errors, less those of the lists-or-Base64Array choice not meant by the input.
+
+    An array that fails both ways has errors under both tags: the lists' ("rows" or "row") and
+    the Base64Array's ("base64"). An input that is not an object was meant as lists: the
+    "model_type" error right under "base64" goes. One that is an object was meant as a
+    Base64Array: the "list_type" error right under "rows" or "row" goes.
+    """
+    locs = [tuple(error["loc"]) for error in errors]
+    lists_failed = {loc[: _first(loc, "rows", "row")] for loc in locs if {"rows", "row"} & set(loc)}
+    base64_failed = {loc[: _first(loc, "base64")] for loc in locs if "base64" in loc}
+    not_an_object = {
+        loc[:-1]
+        for loc, error in zip(locs, errors, strict=True)
+        if loc[-1:] == ("base64",) and error["type"] == "model_type"
+    }
+
+    def unintended(loc: tuple[Any, ...], error: dict[str, Any]) -> bool:
+        parent, last = loc[:-1], loc[-1:]
+        if last == ("base64",):
+            return parent in not_an_object and parent in lists_failed
+        if last in (("rows",), ("row",)) and error["type"] == "list_type":
+            return parent in base64_failed and parent not in not_an_object
+        return False
+
+    return [e for loc, e in zip(locs, errors, strict=True) if not unintended(loc, e)]
+
+
+def _first(loc: tuple[Any, ...], *tags: str) -> int:
+    return min(loc.index(tag) for tag in tags if tag in loc)

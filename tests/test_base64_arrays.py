@@ -99,3 +99,19 @@ async def test_a_bad_base64_array_is_a_422_that_names_the_place(
     problem = response.json()["detail"][0]
     assert (problem["loc"], problem["type"]) == (loc, kind)
     assert message in problem["msg"]
+
+
+@pytest.mark.parametrize(("weights", "problems"), [
+    ([[0.1, "x", 0.5], [0.2, 0.4, 0.6]], [([*WEIGHTS, 0, 1], "float_type")]),
+    ("abc", [(WEIGHTS, "list_type")]),
+    (None, [(WEIGHTS, "list_type")]),
+    ({"shape": [2, 3]}, [([*WEIGHTS, "float64"], "missing")]),
+])  # fmt: skip
+async def test_only_the_problems_of_the_form_meant_are_listed(
+    client: httpx.AsyncClient, weights: Any, problems: list[tuple[list[Any], str]]
+) -> None:
+    """Lists unless it is an object: no "should be an object" for a bad list, and vice versa."""
+    request = copy.deepcopy(SPEC_EXAMPLE)
+    request["network"]["layers"][0]["weights"] = weights
+    detail = (await client.post("/v1/backprop", json=request)).json()["detail"]
+    assert [(p["loc"], p["type"]) for p in detail] == problems
