@@ -26,7 +26,7 @@ BLAS_THREAD_VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THR
 def serve(args: argparse.Namespace) -> int:
     # One BLAS thread per worker process. Requests are the unit of parallelism (workers, and the
     # event loop beside the worker thread); a BLAS pool on top oversubscribes the cores, and its
-    # spinning threads made a 784-256-128-10 backprop 2.5 ms on one thread and 45 ms on two on
+    # spinning threads made a 784-256-128-10 backprop 2.5 ms on one thread and 96 ms on two on
     # a busy 2-core machine (docs/performance.md). Set before uvicorn imports NumPy.
     for variable in BLAS_THREAD_VARIABLES:
         os.environ.setdefault(variable, "1")

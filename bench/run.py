@@ -173,8 +173,8 @@ def scaling_row(result: dict[str, Any]) -> Row:
     first, last = points[0], points[-1]
     step = result["largest_step_in_time_per_unit"]
     return Row(
-        f"scaling: log-log slope, {len(points)} sizes, {first['work']:.0e}..{last['work']:.1e} "
-        f"params x batch (worst step in time/work {step:.2f}x)",
+        f"scaling: log-log slope, {len(points)} sizes up to {last['work']:.1e} params x batch "
+        f"(worst step {step:.2f}x)",
         f"{ms(first['time']['median'])}..{ms(last['time']['median'])}",
         "linear = 1",
         result["slope"],
