@@ -63,8 +63,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handler(app)
     # Middleware added first is innermost: DirectRoutes stays right above the router, so that
     # every middleware added after it also sees the requests it takes past the router.
-    direct = {r.path: r.endpoint for rt in routers for r in rt.routes if isinstance(r, BodyRoute)}
-    app.add_middleware(DirectRoutes, endpoints=direct)
+    body_routes = [r for router in routers for r in router.routes if isinstance(r, BodyRoute)]
+    app.add_middleware(DirectRoutes, endpoints={r.path: r.endpoint for r in body_routes})
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     install_openapi(app, [BackpropRequest, ForwardRequest])
     return app

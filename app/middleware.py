@@ -64,8 +64,8 @@ class BodySizeLimit:
 class DirectRoutes:
     """POST requests to the given paths go straight to their endpoint, past FastAPI's router.
 
-    The router, its request_response wrappers and the exception middleware cost about 50
-    microseconds per request: a third of what a tiny /v1/backprop costs in all
+    The router, its request_response wrappers and the exception middleware cost about 35
+    microseconds of CPU per request: a fifth of what a tiny /v1/backprop costs in all
     (docs/performance.md). The network endpoints need none of it: they read and validate their
     own body (pipeline.answer), and their errors go to the one handler here, as the exception
     middleware would send them; a bug still propagates to the server-error middleware. Every

@@ -18,7 +18,7 @@ from __future__ import annotations
 import base64
 import binascii
 import math
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, GetPydanticSchema, Tag
@@ -61,6 +61,10 @@ def _array_of(inner: Any, convert: Any) -> GetPydanticSchema:
             convert, handler(inner)
         )
     )
+
+
+ArrayEncoding = Literal["lists", "base64"]
+"""How arrays are written: JSON lists of numbers, or Base64Array objects."""
 
 
 class Base64Array(BaseModel):

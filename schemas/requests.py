@@ -18,7 +18,7 @@ from pydantic_core import PydanticCustomError
 
 import engine
 from engine.types import FloatArray
-from schemas.arrays import Matrix, NonNegativeFloat, Samples, Targets, Vector
+from schemas.arrays import ArrayEncoding, Matrix, NonNegativeFloat, Samples, Targets, Vector
 from schemas.limits import DEFAULT_LIMITS, Limits
 from schemas.specs import ActivationSpec, LossSpec
 
@@ -66,7 +66,7 @@ class NetworkRequest(BaseModel):
         description="overrides the preset's derivative at the kink z = 0 of relu, leaky_relu, "
         "elu and selu: 1 takes the right-hand side, 0 the left-hand side",
     )
-    array_encoding: Literal["lists", "base64"] = Field(
+    array_encoding: ArrayEncoding = Field(
         default="lists",
         description="how the answer writes its arrays: JSON lists of numbers, or Base64Array "
         "objects (the numbers' float64 bytes), several times faster to write and read for "

@@ -14,9 +14,7 @@ from pydantic import BaseModel, Field
 
 import engine
 from engine.types import FloatArray
-from schemas.arrays import Base64Array, encode_base64
-
-ArrayEncoding = Literal["lists", "base64"]
+from schemas.arrays import ArrayEncoding, Base64Array, encode_base64
 
 PerSample = list[list[float]] | list[float] | Base64Array
 """One row per sample, or one flat row when the request's inputs was one flat sample (lists);
