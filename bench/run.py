@@ -22,7 +22,7 @@ import platform  # noqa: E402
 from typing import Any  # noqa: E402
 
 from bench import engine_vs_torch, large, memory, scaling, tiny, workloads  # noqa: E402
-from bench.servers import ROOT, running  # noqa: E402
+from bench.servers import ROOT, Server, running  # noqa: E402
 from bench.stats import ms  # noqa: E402
 from bench.table import Row, render  # noqa: E402
 
@@ -189,10 +189,10 @@ def scaling_row(result: dict[str, Any]) -> Row:
 # (bench.table.Row), so its ratio is printed in this same table. Nothing else is needed here.
 
 
-def grade_batch_rows(server: Any, *, quick: bool) -> list[Row]:
+def grade_batch_rows(server: Server, *, quick: bool) -> list[Row]:
     if importlib.util.find_spec("bench.grade_batch") is None:
         return []
-    from bench import grade_batch  # type: ignore[attr-defined]
+    from bench import grade_batch
 
     rows: list[Row] = grade_batch.rows(server, quick=quick)
     return rows
