@@ -96,7 +96,7 @@ def _decode(ndims: tuple[int, ...]) -> Any:
             )
         try:
             data = binascii.a2b_base64(value.float64, strict_mode=True)
-        except binascii.Error as error:
+        except ValueError as error:  # binascii.Error, or a character that is not ASCII
             raise PydanticCustomError(
                 "base64_invalid", "float64 is not valid base64: {error}", {"error": str(error)}
             ) from None

@@ -80,6 +80,7 @@ WEIGHTS = ["body", "network", "layers", 0, "weights"]
 
 @pytest.mark.parametrize(("array", "loc", "kind", "message"), [
     ({"shape": [2, 3], "float64": "not base64!"}, WEIGHTS, "base64_invalid", "not valid base64"),
+    ({"shape": [2, 3], "float64": "é" * 64}, WEIGHTS, "base64_invalid", "only ASCII"),
     ({"shape": [2, 3], "float64": encoded([0.1] * 5)["float64"]}, WEIGHTS, "shape_mismatch",
      "float64 holds 40 bytes, but shape [2, 3] needs 6 numbers"),
     (encoded([0.1] * 6), WEIGHTS, "shape_invalid", "shape must be [rows, columns]"),
