@@ -5,6 +5,8 @@
 #   make fuzz   the property tests with many more random examples (a few minutes)
 #   make soak   concurrent good and bad requests against a real server (SOAK_SECONDS, 60 s)
 #   make test-torch  the tests that compare answers with PyTorch autograd (installs torch)
+#   make bench  the performance benchmark of docs/performance.md (about 10 minutes; installs
+#               matplotlib, torch and apt's wrk if missing); BENCH_ARGS=--quick for a first look
 
 PYTHON ?= python3
 VENV   ?= .venv
@@ -13,8 +15,9 @@ PORT   ?= 8000
 
 RUNTIME_STAMP := $(VENV)/.runtime-installed
 TEST_STAMP    := $(VENV)/.test-installed
+BENCH_STAMP   := $(VENV)/.bench-installed
 
-.PHONY: run test lint pytest fuzz soak test-torch lock clean
+.PHONY: run test lint pytest fuzz soak test-torch bench lock clean
 
 run: $(RUNTIME_STAMP)
 	$(BIN)/backprop-service serve --port $(PORT)
@@ -50,6 +53,9 @@ test-torch: $(TEST_STAMP)
 	TORCH_ORACLE_REPORT=$(TORCH_REPORT) $(BIN)/pytest -m torch
 	@echo "largest errors per field: $(TORCH_REPORT)"
 
+bench: $(BENCH_STAMP)
+	$(BIN)/python -m bench.run $(BENCH_ARGS)
+
 lock:
 	scripts/lock.sh
 
@@ -66,4 +72,9 @@ $(RUNTIME_STAMP): $(VENV)/bin/python requirements/runtime.txt pyproject.toml
 
 $(TEST_STAMP): $(RUNTIME_STAMP) requirements/test.txt
 	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements/test.txt
+	touch $@
+
+$(BENCH_STAMP): $(TEST_STAMP) requirements/bench.txt
+	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements/bench.txt
+	command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
 	touch $@

@@ -7,14 +7,11 @@
 
 ``serve`` is the default command. HOST, PORT and WEB_CONCURRENCY in the environment set the
 defaults of --host, --port and --workers; the service's own settings are BACKPROP_* variables
-(see app/config.py). Each command is a subparser.
+(see app/config.py). Each command is a subparser; grade, problem and backprop work offline
+(app/offline.py).
 
-grade, problem and backprop work offline, through the same validation and the same functions
-as POST /v1/grade, /v1/problems and /v1/backprop, and print the same JSON (indented). A bad
-PROBLEM or REQUEST prints the same problems a 422 would list and exits with status 2. A
-SUBMISSION that cannot be read at all (not JSON, a string where a number belongs) is the
-student's doing: grade then writes a report that says so, with no points (PrairieLearn: not
-gradable), and exits with 0, so that an autograder shows the student what went wrong.
+This module imports nothing that loads NumPy: ``serve`` must set the BLAS thread count before
+NumPy's BLAS starts, so the service and the offline commands are imported when they run.
 """
 
 from __future__ import annotations
@@ -23,46 +20,45 @@ import argparse
 import os
 import sys
 from collections.abc import Callable, Sequence
-from pathlib import Path
-from typing import Any, NoReturn, TypeVar
+from typing import Any
 
-import orjson
 import uvicorn
-from pydantic import BaseModel, ValidationError
-
-from app.config import get_settings
-from app.errors import describe
-from app.routes.grading import compute_problem
-from app.routes.network import compute_backprop
-from engine import EngineError
-from schemas import DEFAULT_LIMITS, BackpropRequest
-from schemas.gradebook import unreadable
-from schemas.grading import GradeRequest, grade_payload
-from schemas.problems import ProblemRequest
 
 Command = Callable[[argparse.Namespace], int]
-M = TypeVar("M", bound=BaseModel)
 
-EXIT_BAD_INPUT = 2
+BLAS_THREAD_VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+"""Each worker runs NumPy's BLAS on one thread unless these say otherwise (see serve)."""
 
 
 def serve(args: argparse.Namespace) -> int:
-    settings = get_settings()
-    uvicorn.run(
-        "app.main:app",
-        host=args.host,
-        port=args.port,
-        workers=args.workers,
-        loop="uvloop",
-        http="app.server:GuardedHttpToolsProtocol",
-        access_log=args.access_log,
-        server_header=False,
-        log_level=args.log_level,
-        timeout_keep_alive=settings.keep_alive_seconds,
-        limit_concurrency=settings.max_connections,
-        timeout_graceful_shutdown=settings.graceful_shutdown_seconds,
-    )
+    # One BLAS thread per worker process. Requests are the unit of parallelism (workers, and the
+    # event loop beside the worker thread); a BLAS pool on top oversubscribes the cores, and its
+    # spinning threads made a 784-256-128-10 backprop 2.5 ms on one thread and 96 ms on two on
+    # a busy 2-core machine (docs/performance.md). Set before anything imports NumPy.
+    for variable in BLAS_THREAD_VARIABLES:
+        os.environ.setdefault(variable, "1")
+    uvicorn.run("app.main:app", **uvicorn_options(args))
     return 0
+
+
+def uvicorn_options(args: argparse.Namespace) -> dict[str, Any]:
+    """uvicorn's settings for ``serve``; the benchmark serves its bare ASGI app with the same."""
+    from app.config import get_settings  # noqa: PLC0415 (after serve has set the BLAS threads)
+
+    settings = get_settings()
+    return {
+        "host": args.host,
+        "port": args.port,
+        "workers": args.workers,
+        "loop": "uvloop",
+        "http": "app.server:GuardedHttpToolsProtocol",
+        "access_log": args.access_log,
+        "server_header": False,
+        "log_level": args.log_level,
+        "timeout_keep_alive": settings.keep_alive_seconds,
+        "limit_concurrency": settings.max_connections,
+        "timeout_graceful_shutdown": settings.graceful_shutdown_seconds,
+    }
 
 
 def _add_serve(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -91,131 +87,16 @@ def _add_serve(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.set_defaults(run=serve)
 
 
-# Offline commands --------------------------------------------------------------------------------
+def _offline(name: str) -> Command:
+    """The offline command ``name`` of app/offline.py, imported when it runs."""
 
+    def run(args: argparse.Namespace) -> int:
+        from app import offline  # noqa: PLC0415 (loads NumPy: see the module's docstring)
 
-class BadInputError(Exception):
-    """What the user gave cannot be used; the message says what and where."""
+        command: Command = getattr(offline, name)
+        return command(args)
 
-
-def _read_json(path: str) -> Any:
-    try:
-        return orjson.loads(Path(path).read_bytes())
-    except OSError as exc:
-        raise BadInputError(f"{path}: cannot be read ({exc.strerror})") from exc
-    except orjson.JSONDecodeError as exc:
-        raise BadInputError(f"{path} is not valid JSON: {exc}") from exc
-
-
-def _validate(model: type[M], body: Any, source: str | None) -> M:
-    try:
-        return model.model_validate_json(orjson.dumps(body), context={"limits": DEFAULT_LIMITS})
-    except ValidationError as exc:
-        raise BadInputError(_problems(exc, source)) from exc
-
-
-def _problems(exc: Exception, source: str | None) -> str:
-    """The problems a 422 would list, one a line, after the file they are in."""
-    described = describe(exc)
-    if described is None:
-        raise exc
-    _status, problems = described
-    prefix = "" if source is None else f"{source}: "
-    return "\n".join(f"{prefix}{problem['msg']}" for problem in problems)
-
-
-def _write(payload: dict[str, Any], output: str | None) -> None:
-    data = orjson.dumps(payload, option=orjson.OPT_INDENT_2 | orjson.OPT_SERIALIZE_NUMPY) + b"\n"
-    if output is None:
-        sys.stdout.buffer.write(data)
-    else:
-        Path(output).write_bytes(data)
-
-
-def _fail(message: str) -> NoReturn:
-    print(f"backprop-service: {message}", file=sys.stderr)
-    raise SystemExit(EXIT_BAD_INPUT)
-
-
-def grade(args: argparse.Namespace) -> int:
-    """Grade SUBMISSION against PROBLEM, as POST /v1/grade would."""
-    try:
-        options = _grading_options(args)
-        empty = _validate(GradeRequest, {**options, "submission": {}}, args.problem)
-        try:
-            submission = _read_json(args.submission)
-            request = _validate(GradeRequest, {**options, "submission": submission}, None)
-        except BadInputError as exc:
-            grader = empty.grader()
-            max_score = sum(grader.points.of(key) for key in grader.items)
-            message = f"The answer could not be read, so it was not graded.\n{exc}"
-            _write(unreadable(message, empty.format, max_score), args.output)
-            return 0
-        _write(grade_payload(request), args.output)
-    except BadInputError as exc:
-        _fail(str(exc))
-    except EngineError as exc:
-        _fail(_problems(exc, args.problem))
-    return 0
-
-
-def _grading_options(args: argparse.Namespace) -> dict[str, Any]:
-    """PROBLEM as the options of a /v1/grade request: a /v1/backprop request on its own, or
-    {"problem": ..., "quantities": ..., ...}; the output of ``problem`` works as it is."""
-    loaded = _read_json(args.problem)
-    if not isinstance(loaded, dict):
-        raise BadInputError(f"{args.problem} must hold a JSON object")
-    options = dict(loaded) if "problem" in loaded else {"problem": loaded}
-    options.pop("solution", None)
-    if args.format is not None:
-        options["format"] = args.format
-    if args.partial_credit:
-        options["partial_credit"] = True
-    tolerance = dict(options.get("tolerance") or {})
-    for name in ("rtol", "atol"):
-        if getattr(args, name) is not None:
-            tolerance[name] = getattr(args, name)
-    if tolerance:
-        options["tolerance"] = tolerance
-    return options
-
-
-def problem(args: argparse.Namespace) -> int:
-    """A seeded problem, as POST /v1/problems would give it."""
-    body: dict[str, Any] = {"seed": args.seed, "solution": args.solution, "explain": args.explain}
-    optional = {
-        "layer_sizes": args.layers,
-        "activations": args.activation[0] if len(args.activation or []) == 1 else args.activation,
-        "loss": args.loss,
-        "batch_size": args.batch_size,
-        "decimals": args.decimals,
-        "weight_range": args.weight_range,
-        "learning_rate": args.learning_rate,
-    }
-    body |= {key: value for key, value in optional.items() if value is not None}
-    try:
-        _write(compute_problem(_validate(ProblemRequest, body, "problem")), args.output)
-    except BadInputError as exc:
-        _fail(str(exc))
-    except EngineError as exc:
-        _fail(_problems(exc, "problem"))
-    return 0
-
-
-def backprop(args: argparse.Namespace) -> int:
-    """REQUEST's forward pass, deltas, gradients and step, as POST /v1/backprop would."""
-    try:
-        body = _read_json(args.request)
-        if isinstance(body, dict) and "problem" in body:  # the output of ``problem``
-            body = body["problem"]
-        if args.explain and isinstance(body, dict):
-            body["explain"] = True
-        _write(compute_backprop(_validate(BackpropRequest, body, args.request)), args.output)
-    except BadInputError as exc:
-        _fail(str(exc))
-    except EngineError as exc:
-        _fail(_problems(exc, args.request))
-    return 0
+    return run
 
 
 def _add_output(parser: argparse.ArgumentParser) -> None:
@@ -241,7 +122,7 @@ def _add_grade(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "--partial-credit", action="store_true", help="credit the share of correct entries"
     )
     _add_output(parser)
-    parser.set_defaults(run=grade)
+    parser.set_defaults(run=_offline("grade"))
 
 
 def _add_problem(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -261,7 +142,7 @@ def _add_problem(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
     parser.add_argument("--solution", action="store_true", help="add the /v1/backprop answer")
     parser.add_argument("--explain", action="store_true", help="add worked formulas to it")
     _add_output(parser)
-    parser.set_defaults(run=problem)
+    parser.set_defaults(run=_offline("problem"))
 
 
 def _add_backprop(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -271,7 +152,7 @@ def _add_backprop(commands: argparse._SubParsersAction[argparse.ArgumentParser])
     )
     parser.add_argument("--explain", action="store_true", help="add worked formulas")
     _add_output(parser)
-    parser.set_defaults(run=backprop)
+    parser.set_defaults(run=_offline("backprop"))
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -26,6 +26,7 @@ from starlette.responses import JSONResponse, Response
 
 from engine import DomainError, EngineError, NonFiniteError
 from schemas import MAX_PROBLEMS, UNION_TAGS
+from schemas.arrays import errors_of_intended_choice
 
 logger = logging.getLogger("backprop_service")
 
@@ -87,14 +88,17 @@ async def handle_error(request: Request, exc: Exception) -> Response:
     return error_response(500, [problem([], "internal error: it has been logged", "internal")])
 
 
+EXPECTED_ERRORS = (
+    ValidationError,
+    RequestValidationError,
+    EngineError,
+    HTTPException,
+)
+"""What a request may raise short of a bug; the handler answers each with its 4xx (or 503)."""
+
+
 def install_error_handler(app: FastAPI) -> None:
-    for exc_type in (
-        ValidationError,
-        RequestValidationError,
-        EngineError,
-        HTTPException,
-        Exception,
-    ):
+    for exc_type in (*EXPECTED_ERRORS, Exception):
         app.add_exception_handler(exc_type, handle_error)
 
 
@@ -106,6 +110,7 @@ def _validation_failed(
         prefix: Loc = []
     else:
         errors = [dict(e) for e in exc.errors(include_url=False, include_input=False)]
+        errors = errors_of_intended_choice(errors)
         prefix = ["body"]
     if errors and errors[0]["type"] == "json_invalid":
         msg = f"the body is not valid JSON: {errors[0]['msg'].removeprefix('Invalid JSON: ')}"

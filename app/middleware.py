@@ -1,10 +1,11 @@
-"""Admission and request-body guards, as plain ASGI middleware (cheap on every request).
+"""The service's own ASGI middleware, plain ASGI so that it is cheap on every request.
 
 AdmissionLimit  past max_in_flight requests in one worker, answer 503 with Retry-After at once
                 instead of queueing without end (health checks are always answered).
 RequestBodyGuard  a body over max_body_bytes is refused: at once when its Content-Length says
                 so (without reading a byte of it), as soon as it passes the limit when streamed.
                 A body that has not fully arrived within body_timeout_seconds is a 408.
+DirectRoutes    the network endpoints, straight past FastAPI's router (see its docstring).
 
 FastAPI's own max_body_size would answer an oversized Content-Length in plain text that no
 exception handler can reshape; these answer in the service's one error shape.
@@ -12,12 +13,19 @@ exception handler can reshape; these answer in the service's one error shape.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Coroutine, Mapping
+from typing import Any
+
 import anyio
 from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.errors import error_response, problem
+from app.errors import EXPECTED_ERRORS, error_response, handle_error, problem
+
+Endpoint = Callable[[Request], Coroutine[Any, Any, Response]]
 
 ALWAYS_ADMITTED = frozenset({"/healthz", "/readyz"})
 
@@ -101,3 +109,38 @@ class RequestBodyGuard:
             return message
 
         await self.app(scope, guarded_receive, send)
+
+
+class DirectRoutes:
+    """POST requests to the given paths go straight to their endpoint, past FastAPI's router.
+
+    The router, its request_response wrappers and the exception middleware cost about 35
+    microseconds of CPU per request: a fifth of what a tiny /v1/backprop costs in all
+    (docs/performance.md). The network endpoints need none of it: they read and validate their
+    own body (pipeline.answer), and their errors go to the one handler here, as the exception
+    middleware would send them; a bug still propagates to the server-error middleware. Every
+    other request goes the usual way, and so do these paths under a root_path: the routes stay
+    registered with FastAPI, which documents them and would answer them just the same.
+
+    Installed as the innermost middleware, so that every other middleware sees these requests.
+    """
+
+    def __init__(self, app: ASGIApp, endpoints: Mapping[str, Endpoint]) -> None:
+        self.app = app
+        self.endpoints = dict(endpoints)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        endpoint = (
+            self.endpoints.get(scope["path"])
+            if scope["type"] == "http" and scope["method"] == "POST" and not scope.get("root_path")
+            else None
+        )
+        if endpoint is None:
+            await self.app(scope, receive, send)
+            return
+        request = Request(scope, receive, send)
+        try:
+            response = await endpoint(request)
+        except EXPECTED_ERRORS as exc:
+            response = await handle_error(request, exc)
+        await response(scope, receive, send)

@@ -23,6 +23,7 @@ import math
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
+from functools import cache
 from typing import Any, ClassVar, Literal
 
 import numpy as np
@@ -299,6 +300,7 @@ def make_activation(name: str, params: Mapping[str, Any], conventions: Conventio
     return cls(**kwargs)
 
 
+@cache
 def follows_kink_convention(cls: type[Activation]) -> bool:
     """Whether the activation's derivative at z = 0 is set by relu_grad_at_zero."""
     return any(f.metadata.get("convention") for f in fields(cls))

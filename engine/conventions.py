@@ -74,6 +74,11 @@ class Conventions:
         relu_grad_at_zero: Literal[0, 1] | None = None,
     ) -> Conventions:
         """These conventions with the items that are not None replaced."""
+        if weight_layout in (None, self.weight_layout) and relu_grad_at_zero in (
+            None,
+            self.relu_grad_at_zero,
+        ):
+            return self  # nothing to replace, the common case: no need for a copy
         return replace(
             self,
             weight_layout=self.weight_layout if weight_layout is None else weight_layout,

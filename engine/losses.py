@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field, fields
 from typing import Any, ClassVar
 
 import numpy as np
@@ -96,7 +96,7 @@ class Loss(ABC):
 
     def params(self) -> dict[str, Any]:
         """Every parameter's value, the resolved reduction included."""
-        return {"name": self.name, **asdict(self)}
+        return {"name": self.name, **{f.name: getattr(self, f.name) for f in fields(self)}}
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ is ever emitted. Shapes are the caller's responsibility (schemas/ checks them).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Literal
@@ -166,7 +167,7 @@ def backprop(
         grad_W = [
             network.layout.gradient(a, delta) for a, delta in zip(a_prev, deltas, strict=True)
         ]
-        grad_b = [np.sum(delta, axis=0) for delta in deltas]
+        grad_b = [delta.sum(axis=0) for delta in deltas]
         step = learning_rate if ascent else -learning_rate
         updated_W = [
             layer.weights + step * g for layer, g in zip(network.layers, grad_W, strict=True)
@@ -179,14 +180,17 @@ def backprop(
     for i in reversed(range(L)):
         _require_finite(deltas[i], "deltas", i, _DELTA_OVERFLOW)
     _require_finite(input_gradient, "input_gradients", None, _DELTA_OVERFLOW)
-    step_overflow = (
-        f"learning_rate * gradient overflowed float64 (learning_rate = {learning_rate:g})"
-    )
     for i in range(L):
-        _require_finite(grad_W[i], "weight_gradients", i, "the gradient overflowed float64")
-        _require_finite(grad_b[i], "bias_gradients", i, "the gradient overflowed float64")
-        _require_finite(updated_W[i], "updated_weights", i, step_overflow)
-        _require_finite(updated_b[i], "updated_biases", i, step_overflow)
+        # W' = W + step g is finite only if g is (inf * 0 is nan too), so finite updates vouch
+        # for the gradients; only when they are not is each quantity checked, in order.
+        if not (_all_finite(updated_W[i]) and _all_finite(updated_b[i])):
+            step_overflow = (
+                f"learning_rate * gradient overflowed float64 (learning_rate = {learning_rate:g})"
+            )
+            _require_finite(grad_W[i], "weight_gradients", i, "the gradient overflowed float64")
+            _require_finite(grad_b[i], "bias_gradients", i, "the gradient overflowed float64")
+            _require_finite(updated_W[i], "updated_weights", i, step_overflow)
+            _require_finite(updated_b[i], "updated_biases", i, step_overflow)
 
     layers = tuple(
         LayerGradients(*quantities)
@@ -244,5 +248,16 @@ _DELTA_OVERFLOW = "the error signal overflowed float64 on its way back through t
 def _require_finite(
     array: FloatArray | np.float64, quantity: str, layer: int | None, reason: str
 ) -> None:
-    if not np.isfinite(array).all():
+    if not _all_finite(array):
         raise NonFiniteError(quantity, layer, reason)
+
+
+def _all_finite(array: FloatArray | np.float64) -> bool:
+    """Whether every entry is finite.
+
+    The sum of squares is finite exactly when every entry is, unless it overflows (entries
+    beyond 1e154), and then the entries are checked one by one. np.vdot is one BLAS call with
+    no temporary array: twice as fast as np.isfinite(array).all() on small arrays, faster on
+    large ones, and called on every quantity of every request.
+    """
+    return math.isfinite(np.vdot(array, array)) or bool(np.isfinite(array).all())

@@ -1,6 +1,7 @@
 """The contract of backprop-service as Pydantic v2 models: requests, answers and errors."""
 
 from schemas.arrays import UNION_TAGS as _ARRAY_TAGS
+from schemas.arrays import Base64Array
 from schemas.errors import MAX_PROBLEMS, ErrorResponse, Problem
 from schemas.examples import SPEC_EXAMPLE, SPEC_FORWARD_EXAMPLE
 from schemas.limits import DEFAULT_LIMITS, Limits
@@ -25,6 +26,7 @@ __all__ = [
     "UNION_TAGS",
     "BackpropRequest",
     "BackpropResponse",
+    "Base64Array",
     "ErrorResponse",
     "ForwardRequest",
     "ForwardResponse",

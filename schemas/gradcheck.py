@@ -69,7 +69,7 @@ class GradcheckResponse(BaseModel):
 
 
 def gradcheck_payload(req: GradcheckRequest) -> dict[str, Any]:
-    conventions = req.resolved_conventions()
+    conventions = req.resolved_conventions
     result: GradientCheck = gradcheck(
         req.build_network(conventions),
         req.samples,

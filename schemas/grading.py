@@ -226,7 +226,7 @@ class BatchGradeRequest(GradingOptions):
 
 def backprop_problem(req: BackpropRequest) -> BackpropProblem:
     """A /v1/backprop request as the engine's problem."""
-    conventions = req.resolved_conventions()
+    conventions = req.resolved_conventions
     return BackpropProblem(
         req.build_network(conventions),
         req.samples,

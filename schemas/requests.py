@@ -8,6 +8,7 @@ outputs". Layers are numbered from 1 in prose, as in the textbook, and indexed f
 
 from __future__ import annotations
 
+from functools import cached_property
 from itertools import pairwise
 from typing import Annotated, Literal, NoReturn, Self
 
@@ -18,7 +19,7 @@ from pydantic_core import PydanticCustomError
 import engine
 from engine.explain import too_large_to_explain
 from engine.types import FloatArray
-from schemas.arrays import Matrix, NonNegativeFloat, Samples, Targets, Vector
+from schemas.arrays import ArrayEncoding, Matrix, NonNegativeFloat, Samples, Targets, Vector
 from schemas.limits import DEFAULT_LIMITS, Limits
 from schemas.specs import ActivationSpec, LossSpec
 
@@ -66,6 +67,12 @@ class NetworkRequest(BaseModel):
         description="overrides the preset's derivative at the kink z = 0 of relu and "
         "leaky_relu: 1 takes the right-hand side (1), 0 the left-hand side (0, or the slope)",
     )
+    array_encoding: ArrayEncoding = Field(
+        default="lists",
+        description="how the answer writes its arrays: JSON lists of numbers, or Base64Array "
+        "objects (the numbers' float64 bytes), which make a large network's request and answer "
+        "about twice as fast end to end; any array of the request may be a Base64Array either way",
+    )
 
     @model_validator(mode="after")
     def _check_shapes(self, info: ValidationInfo) -> Self:
@@ -88,7 +95,9 @@ class NetworkRequest(BaseModel):
         """The inputs as rows, shape (n_samples, n_0)."""
         return self.inputs.reshape(1, -1) if self.single_sample else self.inputs
 
+    @cached_property
     def resolved_conventions(self) -> engine.Conventions:
+        """The preset with this request's overrides applied (worked out once per request)."""
         return engine.PRESETS[engine.Preset(self.conventions)].with_overrides(
             weight_layout=None
             if self.weight_layout is None
@@ -131,9 +140,7 @@ class NetworkRequest(BaseModel):
 
     def _widths(self) -> list[int]:
         """n_0, n_1, ..., n_L as the weight matrices give them (once their shapes are checked)."""
-        out_axis = (
-            1 if self.resolved_conventions().weight_layout is engine.WeightLayout.IN_OUT else 0
-        )
+        out_axis = 1 if self.resolved_conventions.weight_layout is engine.WeightLayout.IN_OUT else 0
         return [
             self.inputs.shape[-1],
             *(layer.weights.shape[out_axis] for layer in self.network.layers),
@@ -148,7 +155,7 @@ class NetworkRequest(BaseModel):
                 f"the network has {len(layers)} layers, over the limit "
                 f"max_layers = {limits.max_layers}",
             )
-        in_out = self.resolved_conventions().weight_layout is engine.WeightLayout.IN_OUT
+        in_out = self.resolved_conventions.weight_layout is engine.WeightLayout.IN_OUT
         in_axis, out_axis = ("rows", "columns") if in_out else ("columns", "rows")
         widths = [self.inputs.shape[-1]]
         for i, layer in enumerate(layers):
@@ -304,7 +311,7 @@ class BackpropRequest(NetworkRequest):
                 f"explain_sample is {self.explain_sample}, but inputs has {n_samples} "
                 f"{'sample' if n_samples == 1 else 'samples'} (0 to {n_samples - 1})",
             )
-        too_large = too_large_to_explain(self.build_network(self.resolved_conventions()), n_samples)
+        too_large = too_large_to_explain(self.build_network(self.resolved_conventions), n_samples)
         if too_large is not None:
             _fail(
                 "too_large_to_explain", f"explain is for networks worked by hand, but {too_large}"

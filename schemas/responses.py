@@ -7,16 +7,21 @@ so large arrays are never turned into Python lists or validated a second time.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
 import engine
 from engine.types import FloatArray
+from schemas.arrays import ArrayEncoding, Base64Array, encode_base64
 from schemas.explanations import Explanation
 
-PerSample = list[list[float]] | list[float]
-"""One row per sample, or one flat row when the request's inputs was one flat sample."""
+PerSample = list[list[float]] | list[float] | Base64Array
+"""One row per sample, or one flat row when the request's inputs was one flat sample (lists);
+or the same array as a Base64Array, when the request's array_encoding asks for it."""
+Rows = list[list[float]] | Base64Array
+Row = list[float] | Base64Array
 
 
 class ConventionsUsed(BaseModel):
@@ -36,10 +41,10 @@ class LayerForward(BaseModel):
 
 class LayerBackprop(LayerForward):
     deltas: PerSample = Field(description="delta^l = dL/dz^l, [n_samples, n_l]")
-    weight_gradients: list[list[float]] = Field(description="dL/dW^l, in the weights' layout")
-    bias_gradients: list[float] = Field(description="dL/db^l = sum over samples of delta^l")
-    updated_weights: list[list[float]] = Field(description="W - eta dL/dW (+ for ascent)")
-    updated_biases: list[float] = Field(description="b - eta dL/db (+ for ascent)")
+    weight_gradients: Rows = Field(description="dL/dW^l, in the weights' layout")
+    bias_gradients: Row = Field(description="dL/db^l = sum over samples of delta^l")
+    updated_weights: Rows = Field(description="W - eta dL/dW (+ for ascent)")
+    updated_biases: Row = Field(description="b - eta dL/db (+ for ascent)")
 
 
 class ForwardResponse(BaseModel):
@@ -75,9 +80,10 @@ def forward_payload(
     *,
     single_sample: bool,
     conventions: dict[str, Any],
+    arrays: ArrayEncoding = "lists",
 ) -> dict[str, Any]:
     """The /v1/forward answer, arrays left as NumPy arrays for orjson to write."""
-    per_sample = _per_sample(single_sample)
+    per_sample = _per_sample(single_sample, _ENCODERS[arrays])
     payload: dict[str, Any] = {} if loss is None else {"loss": loss}
     payload["outputs"] = per_sample(fwd.outputs)
     payload["layers"] = [
@@ -93,10 +99,12 @@ def backprop_payload(
     *,
     single_sample: bool,
     conventions: dict[str, Any],
+    arrays: ArrayEncoding = "lists",
     explanation: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The /v1/backprop answer, arrays left as NumPy arrays for orjson to write."""
-    per_sample = _per_sample(single_sample)
+    encode = _ENCODERS[arrays]
+    per_sample = _per_sample(single_sample, encode)
     fwd = result.forward
     payload = {
         "loss": result.loss,
@@ -106,10 +114,10 @@ def backprop_payload(
                 "pre_activations": per_sample(z),
                 "activations": per_sample(a),
                 "deltas": per_sample(grads.delta),
-                "weight_gradients": grads.weight_gradient,
-                "bias_gradients": grads.bias_gradient,
-                "updated_weights": grads.updated_weights,
-                "updated_biases": grads.updated_biases,
+                "weight_gradients": encode(grads.weight_gradient),
+                "bias_gradients": encode(grads.bias_gradient),
+                "updated_weights": encode(grads.updated_weights),
+                "updated_biases": encode(grads.updated_biases),
             }
             for z, a, grads in zip(fwd.pre_activations, fwd.activations, result.layers, strict=True)
         ],
@@ -121,8 +129,18 @@ def backprop_payload(
     return payload
 
 
-def _per_sample(single_sample: bool) -> Any:
-    def per_sample(rows: FloatArray) -> FloatArray:
-        return rows[0] if single_sample else rows
+def _as_array(array: FloatArray) -> FloatArray:
+    return array  # orjson writes it as JSON lists
+
+
+_ENCODERS: dict[ArrayEncoding, Callable[[FloatArray], Any]] = {
+    "lists": _as_array,
+    "base64": encode_base64,
+}
+
+
+def _per_sample(single_sample: bool, encode: Callable[[FloatArray], Any]) -> Any:
+    def per_sample(rows: FloatArray) -> Any:
+        return encode(rows[0] if single_sample else rows)
 
     return per_sample

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Pin every dependency, transitive ones included, from pyproject.toml into requirements/*.txt.
-# The Dockerfile installs requirements/runtime.txt; `make test` and CI install requirements/test.txt.
+# The Dockerfile installs requirements/runtime.txt; `make test` and CI install requirements/test.txt;
+# `make bench` installs requirements/bench.txt.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 tmp=$(mktemp -d)
@@ -18,4 +19,11 @@ python3 -m venv "$tmp/venv"
   echo "-r runtime.txt"
   "$tmp/venv/bin/pip" freeze --exclude backprop-service | grep -v -x -F -f <(grep -v '^#' requirements/runtime.txt)
 } > requirements/test.txt
-echo "wrote requirements/runtime.txt and requirements/test.txt"
+"$tmp/venv/bin/pip" install --quiet ".[bench]"
+{
+  echo "# Pinned benchmark dependencies (make bench): regenerate with 'make lock'."
+  echo "-r test.txt"
+  "$tmp/venv/bin/pip" freeze --exclude backprop-service | sed 's/+cpu$//' \
+    | grep -v -x -F -f <(grep -hv '^[#-]' requirements/runtime.txt requirements/test.txt)
+} > requirements/bench.txt
+echo "wrote requirements/runtime.txt, requirements/test.txt and requirements/bench.txt"

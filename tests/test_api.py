@@ -135,3 +135,33 @@ async def test_large_request_is_answered_off_the_event_loop(client: httpx.AsyncC
     single = (await client.post("/v1/backprop", json=SPEC_EXAMPLE)).json()
     assert response.json()["loss"] == pytest.approx(2000 * single["loss"], rel=1e-12)
     assert response.json()["layers"][1]["deltas"][1999] == single["layers"][1]["deltas"][0]
+
+
+async def test_the_direct_route_answers_as_fastapi_routing_would() -> None:
+    """DirectRoutes takes POST /v1/* past the router; under a root_path FastAPI routes them."""
+    bad = copy.deepcopy(SPEC_EXAMPLE)
+    bad["network"]["layers"][1]["weights"] = [[0.7, 0.8], [0.9, 1.0]]
+    app = main.create_app(Settings())
+    answers = []
+    for root_path in ("", "/api"):
+        transport = httpx.ASGITransport(app=app, root_path=root_path)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            answers.append([
+                (response.status_code, response.headers["content-type"], response.content)
+                for response in [
+                    await client.post(f"{root_path}/v1/backprop", json=SPEC_EXAMPLE),
+                    await client.post(f"{root_path}/v1/forward", json=SPEC_FORWARD_EXAMPLE),
+                    await client.post(f"{root_path}/v1/backprop", json=bad),
+                    await client.post(f"{root_path}/v1/backprop", content=b"{}"),
+                ]
+            ])  # fmt: skip
+    direct, routed = answers
+    assert [status for status, *_ in direct] == [200, 200, 422, 415]
+    assert direct == routed
+
+
+async def test_telemetry_can_be_turned_on() -> None:
+    """FastAPI's native OpenTelemetry is off by default (it costs), and answers stay the same."""
+    async with app_client(Settings(telemetry_enabled=True)) as client:
+        response = await client.post("/v1/backprop", json=SPEC_EXAMPLE)
+    assert response.json()["loss"] == pytest.approx(SPEC_EXAMPLE_LOSS, rel=1e-12)

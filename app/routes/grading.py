@@ -8,7 +8,7 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from app.openapi import ERROR_RESPONSES, json_body
-from app.pipeline import answer
+from app.pipeline import BodyRoute, answer
 from app.routes.network import compute_backprop
 from schemas import SPEC_EXAMPLE
 from schemas.gradcheck import GradcheckRequest, GradcheckResponse, gradcheck_payload
@@ -22,7 +22,7 @@ from schemas.grading import (
 )
 from schemas.problems import ProblemRequest, ProblemResponse, problem_request
 
-router = APIRouter(prefix="/v1", tags=["grading"])
+router = APIRouter(prefix="/v1", tags=["grading"], route_class=BodyRoute)
 
 _SPEC_SUBMISSION = {
     "loss": 0.4322,

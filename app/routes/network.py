@@ -9,7 +9,7 @@ from starlette.responses import Response
 
 import engine
 from app.openapi import ERROR_RESPONSES, json_body
-from app.pipeline import answer
+from app.pipeline import BodyRoute, answer
 from schemas import (
     SPEC_EXAMPLE,
     SPEC_FORWARD_EXAMPLE,
@@ -24,7 +24,7 @@ from schemas import (
 from schemas.explanations import explanation_payload
 from schemas.grading import backprop_problem
 
-router = APIRouter(prefix="/v1", tags=["network"])
+router = APIRouter(prefix="/v1", tags=["network"], route_class=BodyRoute)
 
 
 @router.post(
@@ -52,7 +52,6 @@ async def forward(request: Request) -> Response:
 
 
 def compute_backprop(req: BackpropRequest) -> dict[str, Any]:
-    conventions = req.resolved_conventions()
     problem = backprop_problem(req)
     result = problem.solve()
     explanation = (
@@ -65,13 +64,14 @@ def compute_backprop(req: BackpropRequest) -> dict[str, Any]:
     return backprop_payload(
         result,
         single_sample=req.single_sample,
-        conventions=conventions_payload(conventions, problem.loss),
+        conventions=conventions_payload(req.resolved_conventions, problem.loss),
+        arrays=req.array_encoding,
         explanation=explanation,
     )
 
 
 def compute_forward(req: ForwardRequest) -> dict[str, Any]:
-    conventions = req.resolved_conventions()
+    conventions = req.resolved_conventions
     loss = req.build_loss(conventions)
     network = req.build_network(conventions)
     fwd = engine.forward(network, req.samples)
@@ -83,4 +83,5 @@ def compute_forward(req: ForwardRequest) -> dict[str, Any]:
         loss_value,
         single_sample=req.single_sample,
         conventions=conventions_payload(conventions, loss),
+        arrays=req.array_encoding,
     )

@@ -1,0 +1,36 @@
+"""The benchmark's floor computes the very answer the service sends, so the ratio is honest."""
+
+from __future__ import annotations
+
+import pytest
+
+from app.pipeline import dumps
+from app.routes.network import compute_backprop
+from bench.floor import floor
+from bench.workloads import Workload, tiny, with_base64_arrays, workload
+from schemas import BackpropRequest
+
+
+@pytest.mark.parametrize(
+    "work",
+    [
+        tiny(),
+        workload("relu softmax", (6, 5, 4, 3), 7),
+        workload("sigmoid mse", (6, 5, 3), 4, hidden="sigmoid", last="sigmoid", loss="mse"),
+    ],
+    ids=lambda work: work.name,
+)
+def test_the_floor_writes_the_services_answer_byte_for_byte(work: Workload) -> None:
+    service = dumps(compute_backprop(BackpropRequest.model_validate_json(work.body)))
+    assert floor(work.body) == service
+
+
+def test_the_base64_workload_is_the_same_request() -> None:
+    work = workload("relu softmax", (6, 5, 3), 4)
+    lists = BackpropRequest.model_validate_json(work.body)
+    encoded = BackpropRequest.model_validate_json(with_base64_arrays(work).body)
+    assert encoded.array_encoding == "base64"
+    for a, b in zip(lists.network.layers, encoded.network.layers, strict=True):
+        assert a.weights.tobytes() == b.weights.tobytes()
+        assert a.biases.tobytes() == b.biases.tobytes()
+    assert lists.samples.tobytes() == encoded.samples.tobytes()
