@@ -17,9 +17,13 @@ import copy
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
+
+from bench.servers import Server
+from bench.table import Row
 
 PROBLEM = {"seed": 2024, "layer_sizes": [4, 8, 8, 3], "batch_size": 2, "decimals": 1}
 
@@ -64,7 +68,15 @@ def _negated(value: Any) -> Any:
     return [_negated(v) for v in value] if isinstance(value, list) else -value
 
 
-async def measure(url: str | None, count: int) -> None:
+@dataclass(frozen=True)
+class Timing:
+    count: int
+    single_seconds: float
+    batch_seconds: float
+    same_scores: bool
+
+
+async def measure(url: str | None, count: int) -> Timing:
     async with client_for(url) as client:
         generated = await client.post("/v1/problems", json={**PROBLEM, "solution": True})
         generated.raise_for_status()
@@ -90,13 +102,35 @@ async def measure(url: str | None, count: int) -> None:
         batch = time.perf_counter() - start
         response.raise_for_status()
         batch_scores = [r["report"]["score"] for r in response.json()["results"]]
+    return Timing(count, single, batch, batch_scores == single_scores)
 
-    same = "the same" if batch_scores == single_scores else "DIFFERENT"
+
+def rows(server: Server, *, quick: bool) -> list[Row]:
+    """The ratio as a row of `make bench`'s table, measured on its running service."""
+    count = 100 if quick else 500
+    timing = asyncio.run(measure(f"http://127.0.0.1:{server.port}", count))
+    if not timing.same_scores:
+        raise SystemExit("grade_batch: the batch and the separate calls scored differently")
+    return [
+        Row(
+            f"grade/batch: {count} answers to a 4-8-8-3 problem, total",
+            f"{timing.batch_seconds * 1e3:,.0f} ms",
+            f"{count} x /v1/grade {timing.single_seconds * 1e3:,.0f} ms",
+            timing.batch_seconds / timing.single_seconds,
+            "far less (<= 0.2x)",
+            timing.batch_seconds <= 0.2 * timing.single_seconds,
+        )
+    ]
+
+
+def report(timing: Timing) -> None:
+    count, single, batch = timing.count, timing.single_seconds, timing.batch_seconds
+    same = "the same" if timing.same_scores else "DIFFERENT"
     print(f"grade_batch: {count} answers to a 4-8-8-3 network, {same} scores both ways")
     print(f"  {count} x POST /v1/grade       {single:8.2f} s  {1000 * single / count:7.2f} ms each")
     print(f"  1 x POST /v1/grade/batch    {batch:8.2f} s  {1000 * batch / count:7.2f} ms each")
     print(f"  ratio: the batch costs 1/{single / batch:.1f} of the separate calls")
-    if same != "the same":
+    if not timing.same_scores:
         raise SystemExit(1)
 
 
@@ -105,7 +139,7 @@ def main() -> None:
     parser.add_argument("--submissions", type=int, default=500)
     parser.add_argument("--url", help="a running service (default: the app, in this process)")
     args = parser.parse_args()
-    asyncio.run(measure(args.url, args.submissions))
+    report(asyncio.run(measure(args.url, args.submissions)))
 
 
 if __name__ == "__main__":
