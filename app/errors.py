@@ -9,6 +9,7 @@ Every error answer has the shape of schemas.errors.ErrorResponse. What raises wh
     any other engine.EngineError    the maths refused the input   422  (an expression over
                                     a limit, say; its ``kind`` is the problem's type)
     HTTPException                   404, 405, 413, 415 ...        its status
+    starlette ClientDisconnect      the client went away          nothing to answer; not logged
     anything else                   a bug                         500, logged, no details
 """
 
@@ -22,6 +23,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 from starlette.exceptions import HTTPException
+from starlette.requests import ClientDisconnect
 from starlette.responses import JSONResponse, Response
 
 from engine import DomainError, EngineError, NonFiniteError
@@ -31,6 +33,9 @@ from schemas.arrays import errors_of_intended_choice
 logger = logging.getLogger("backprop_service")
 
 Loc = list[str | int]
+
+CLIENT_CLOSED_REQUEST = 499
+"""nginx's status for a request whose client went away: logged, never received."""
 
 _MAX_QUOTED = 40
 """The longest piece of a client's input an error message may quote."""
@@ -79,6 +84,8 @@ async def handle_error(request: Request, exc: Exception) -> Response:
     described = describe(exc)
     if described is not None:
         return error_response(*described)
+    if isinstance(exc, ClientDisconnect):  # gone, or timed out by the server (app/server.py)
+        return Response(status_code=CLIENT_CLOSED_REQUEST)
     if isinstance(exc, HTTPException):
         type_ = _HTTP_TYPES.get(exc.status_code, f"http_{exc.status_code}")
         response = error_response(exc.status_code, [problem([], str(exc.detail), type_)])
@@ -93,6 +100,7 @@ EXPECTED_ERRORS = (
     RequestValidationError,
     EngineError,
     HTTPException,
+    ClientDisconnect,
 )
 """What a request may raise short of a bug; the handler answers each with its 4xx (or 503)."""
 

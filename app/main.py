@@ -74,11 +74,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # admission, then CORS, then the body guard.
     body_routes = [r for router in routers for r in router.routes if isinstance(r, BodyRoute)]
     app.add_middleware(DirectRoutes, endpoints={r.path: r.endpoint for r in body_routes})
-    app.add_middleware(
-        RequestBodyGuard,
-        max_bytes=settings.max_body_bytes,
-        timeout_seconds=settings.body_timeout_seconds,
-    )
+    app.add_middleware(RequestBodyGuard, max_bytes=settings.max_body_bytes)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,

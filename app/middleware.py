@@ -4,7 +4,8 @@ AdmissionLimit  past max_in_flight requests in one worker, answer 503 with Retry
                 instead of queueing without end (health checks are always answered).
 RequestBodyGuard  a body over max_body_bytes is refused: at once when its Content-Length says
                 so (without reading a byte of it), as soon as it passes the limit when streamed.
-                A body that has not fully arrived within body_timeout_seconds is a 408.
+                (How long a request may take to arrive is bounded by the HTTP protocol itself,
+                app/server.py: one timer per request rather than one per read.)
 DirectRoutes    the network endpoints, straight past FastAPI's router (see its docstring).
 
 FastAPI's own max_body_size would answer an oversized Content-Length in plain text that no
@@ -16,8 +17,6 @@ from __future__ import annotations
 from collections.abc import Callable, Coroutine, Mapping
 from typing import Any
 
-import anyio
-from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
@@ -34,12 +33,6 @@ class BodyTooLarge(HTTPException):
     def __init__(self, max_bytes: int) -> None:
         super().__init__(413, f"the body is larger than the limit max_body_bytes = "
                          f"{max_bytes:,} bytes")  # fmt: skip
-
-
-class BodyTimeout(HTTPException):
-    def __init__(self, seconds: float) -> None:
-        super().__init__(408, f"the body did not arrive within body_timeout_seconds = "
-                         f"{seconds:g} s", headers={"connection": "close"})  # fmt: skip
 
 
 class Busy(HTTPException):
@@ -73,42 +66,40 @@ class AdmissionLimit:
 
 
 class RequestBodyGuard:
-    def __init__(self, app: ASGIApp, max_bytes: int, timeout_seconds: float) -> None:
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
         self.app = app
         self.max_bytes = max_bytes
-        self.timeout_seconds = timeout_seconds
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        declared = Headers(scope=scope).get("content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
+        declared = _content_length(scope)
+        if declared is not None and declared > self.max_bytes:
             refusal = BodyTooLarge(self.max_bytes)
             response = error_response(413, [problem([], refusal.detail, "body_too_large")])
-            await response(scope, receive, send)  # the server closes, after a lingering read
+            await response(scope, receive, send)  # the server drops the body it did not read
             return
 
-        deadline = anyio.current_time() + self.timeout_seconds
         received = 0
-        complete = False
 
-        async def guarded_receive() -> Message:
-            nonlocal received, complete
-            if complete:  # after the body, receive only waits for a disconnect
-                return await receive()
-            with anyio.move_on_after(deadline - anyio.current_time()) as timer:
-                message = await receive()
-            if timer.cancelled_caught:
-                raise BodyTimeout(self.timeout_seconds)
+        async def limited_receive() -> Message:
+            nonlocal received
+            message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.max_bytes:
                     raise BodyTooLarge(self.max_bytes)
-                complete = not message.get("more_body", False)
             return message
 
-        await self.app(scope, guarded_receive, send)
+        await self.app(scope, limited_receive, send)
+
+
+def _content_length(scope: Scope) -> int | None:
+    for name, value in scope["headers"]:
+        if name == b"content-length":
+            return int(value) if value.isdigit() else None
+    return None
 
 
 class DirectRoutes:

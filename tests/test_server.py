@@ -59,7 +59,7 @@ def server(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Server]:
     env = {**os.environ, **image_env(), "PORT": str(free_port()),
-           "BACKPROP_HEAD_TIMEOUT_SECONDS": "1"}  # fmt: skip
+           "BACKPROP_HEAD_TIMEOUT_SECONDS": "1", "BACKPROP_BODY_TIMEOUT_SECONDS": "1"}  # fmt: skip
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"
     log = tmp_path_factory.mktemp("server") / "server.log"
     with log.open("wb") as output:
@@ -127,6 +127,24 @@ def test_a_header_that_trickles_in_is_a_408(server: Server) -> None:
     assert answer.startswith(b"HTTP/1.1 408")
     assert b"head_timeout_seconds = 1 s" in answer
     assert time.monotonic() - started < 5
+
+
+def test_a_body_that_trickles_in_is_a_408(server: Server) -> None:
+    url, *_, log = server
+    started = time.monotonic()
+    head = b"POST /v1/backprop HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+    answer = raw_exchange(url, head + b'Content-Length: 100\r\n\r\n{"network":')
+    assert answer.startswith(b"HTTP/1.1 408")
+    assert b"body_timeout_seconds = 1 s" in answer
+    assert time.monotonic() - started < 5
+    time.sleep(0.2)
+    assert "Traceback" not in log.read_text(), "a client that went away is not an error"
+
+
+def test_the_server_still_answers_after_timeouts(server: Server) -> None:
+    url, *_ = server
+    response = httpx.post(f"{url}/v1/backprop", json=SPEC_EXAMPLE)
+    assert response.json()["loss"] == pytest.approx(SPEC_EXAMPLE_LOSS, rel=1e-12)
 
 
 def test_keep_alive_requests_are_not_timed_out(server: Server) -> None:
