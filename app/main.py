@@ -74,7 +74,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # admission, then CORS, then the body guard.
     body_routes = [r for router in routers for r in router.routes if isinstance(r, BodyRoute)]
     app.add_middleware(DirectRoutes, endpoints={r.path: r.endpoint for r in body_routes})
-    app.add_middleware(RequestBodyGuard, max_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        RequestBodyGuard,
+        max_bytes=settings.max_body_bytes,
+        smaller={derivatives.router.prefix: derivatives.MAX_BODY_BYTES},
+    )
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,

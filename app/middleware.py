@@ -66,17 +66,26 @@ class AdmissionLimit:
 
 
 class RequestBodyGuard:
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    """max_bytes for every body, or the smaller limit of the first prefix of ``smaller`` that
+    the request's path starts with."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int, smaller: Mapping[str, int]) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.smaller = dict(smaller)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        path: str = scope["path"]
+        max_bytes = next(
+            (limit for prefix, limit in self.smaller.items() if path.startswith(prefix)),
+            self.max_bytes,
+        )
         declared = _content_length(scope)
-        if declared is not None and declared > self.max_bytes:
-            refusal = BodyTooLarge(self.max_bytes)
+        if declared is not None and declared > max_bytes:
+            refusal = BodyTooLarge(max_bytes)
             response = error_response(413, [problem([], refusal.detail, "body_too_large")])
             await response(scope, receive, send)  # the server drops the body it did not read
             return
@@ -88,8 +97,8 @@ class RequestBodyGuard:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_bytes:
-                    raise BodyTooLarge(self.max_bytes)
+                if received > max_bytes:
+                    raise BodyTooLarge(max_bytes)
             return message
 
         await self.app(scope, limited_receive, send)

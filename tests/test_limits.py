@@ -198,3 +198,18 @@ async def test_cors_is_closed_unless_configured() -> None:
         )
     assert opened.headers["access-control-allow-origin"] == "https://example.org"
     assert "access-control-allow-origin" not in other.headers
+
+
+async def test_a_derivatives_body_has_a_smaller_limit(client: httpx.AsyncClient) -> None:
+    big = {"expression": "x", "padding": "y" * 300_000}
+    response = await client.post("/v1/derivatives", json=big)
+    assert response.status_code == 413
+    assert "262,144 bytes" in response.json()["detail"][0]["msg"]
+    network = copy.deepcopy(SPEC_EXAMPLE)
+    network["inputs"] = [[1.123456789, 2.123456789]] * 9000
+    network["targets"] = [[1.0, 0.0]] * 9000
+    body = json.dumps(network).encode()
+    assert len(body) > 256 * 1024
+    response = await client.post("/v1/backprop", content=body,
+                                 headers={"content-type": "application/json"})  # fmt: skip
+    assert response.status_code == 200, "the network endpoints keep the large limit"

@@ -24,6 +24,10 @@ from schemas.derivatives import (
     grade_payload,
 )
 
+MAX_BODY_BYTES = 256 * 1024
+"""A derivatives request's body: expressions are at most 1,000 characters, so this leaves room
+for any legitimate request, and FastAPI parses these bodies (json.loads) on the event loop."""
+
 
 def json_only(request: Request) -> None:
     """415 for a body not sent as JSON, as the network endpoints answer."""
