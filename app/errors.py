@@ -139,8 +139,9 @@ def _public(prefix: Loc, error: dict[str, Any]) -> dict[str, Any]:
         given = str(ctx.get("tag", ""))
         name = f" '{given}'" if len(given) <= _MAX_QUOTED else ""
         msg = f"unknown name{name}: expected one of {ctx.get('expected_tags', '')}"
-    if path and path[0] != "body":
-        msg = f"{_dotted(path)}: {msg}"
+    inside_body = path[1:] if path[:1] == ["body"] else path
+    if inside_body:
+        msg = f"{_dotted(inside_body)}: {msg}"
     return problem([*prefix, *path], msg, str(error["type"]))
 
 

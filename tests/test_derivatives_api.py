@@ -305,3 +305,11 @@ async def test_a_body_that_is_not_json_is_refused(client: httpx.AsyncClient) -> 
 async def test_the_openapi_document_lists_the_endpoints(client: httpx.AsyncClient) -> None:
     paths = (await client.get("/openapi.json")).json()["paths"]
     assert {"/v1/derivatives", "/v1/derivatives/grade", "/v1/derivatives/descent"} <= set(paths)
+
+
+async def test_a_field_error_names_its_place_in_the_message(client: httpx.AsyncClient) -> None:
+    """As on the network endpoints: the path leads the message (FastAPI parses these bodies)."""
+    response = await client.post("/v1/derivatives", json={"expression": "x^"})
+    [problem] = response.json()["detail"]
+    assert problem["loc"] == ["body", "expression"]
+    assert problem["msg"].startswith("expression: column 3")
