@@ -13,23 +13,16 @@ from pathlib import Path
 from typing import Any
 
 from bench.client import Client
-from bench.servers import running
+from bench.servers import running, status_kib
 from bench.workloads import Workload, tiny
-
-
-def _status_kib(pid: int, field: str) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith(f"{field}:"):
-            return int(line.split()[1])
-    raise RuntimeError(f"no {field} in /proc/{pid}/status")
 
 
 def _peak_above_idle(pid: int, client: Client, body: bytes) -> tuple[int, int]:
     """(idle RSS, peak RSS - idle RSS) in bytes, around one request."""
-    idle = _status_kib(pid, "VmRSS")
+    idle = status_kib(pid, "VmRSS")
     Path(f"/proc/{pid}/clear_refs").write_text("5")
     client.post("/v1/backprop", body)
-    peak = _status_kib(pid, "VmHWM")
+    peak = status_kib(pid, "VmHWM")
     return idle * 1024, (peak - idle) * 1024
 
 

@@ -48,6 +48,14 @@ class Server:
         return http.client.HTTPConnection("127.0.0.1", self.port)
 
 
+def status_kib(pid: int, field: str) -> int:
+    """A size from /proc/PID/status, in KiB: "VmRSS" (resident now), "VmHWM" (its peak)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(f"{field}:"):
+            return int(line.split()[1])
+    raise RuntimeError(f"no {field} in /proc/{pid}/status")
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -64,10 +72,15 @@ def command(kind: str, port: int, workers: int) -> list[str]:
 
 
 @contextmanager
-def running(kind: str, *, workers: int = 1) -> Iterator[Server]:
-    """A server of this kind ("service" or "bare"), ready to answer, stopped on exit."""
+def running(
+    kind: str, *, workers: int = 1, settings: dict[str, str] | None = None
+) -> Iterator[Server]:
+    """A server of this kind ("service" or "bare"), ready to answer, stopped on exit.
+
+    settings: more environment for it, BACKPROP_* variables say.
+    """
     port = free_port()
-    env = {**os.environ, **PINNED_THREADS}
+    env = {**os.environ, **PINNED_THREADS, **(settings or {})}
     process = subprocess.Popen(command(kind, port, workers), cwd=ROOT, env=env)
     server = Server(process, port)
     try:

@@ -15,11 +15,8 @@ import argparse
 import asyncio
 import itertools
 import json
-import os
 import random
-import socket
 import statistics
-import subprocess
 import sys
 import time
 from collections import Counter
@@ -34,6 +31,7 @@ sys.path.insert(0, str(ROOT))
 
 from app.pipeline import dumps  # noqa: E402
 from app.routes.network import compute_backprop  # noqa: E402
+from bench.servers import running, status_kib  # noqa: E402
 from schemas import SPEC_EXAMPLE, BackpropRequest  # noqa: E402
 
 
@@ -84,19 +82,6 @@ BAD: dict[str, tuple[bytes, dict[str, str], int]] = {
 }  # fmt: skip
 
 
-def rss_kib(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    raise RuntimeError("no VmRSS")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 class Tally:
     def __init__(self) -> None:
         self.statuses: Counter[tuple[str, int]] = Counter()
@@ -137,10 +122,10 @@ async def soak(url: str, pid: int, clients: int, seconds: float, warmup: float) 
     tasks = [asyncio.create_task(client_loop(url, start + warmup + seconds, tally, seed))
              for seed in range(clients)]  # fmt: skip
     await asyncio.sleep(warmup)
-    rss_after_warmup = rss_kib(pid)
+    rss_after_warmup = status_kib(pid, "VmRSS")
     good_before = sum(n for (kind, _), n in tally.statuses.items() if kind == "good")
     await asyncio.gather(*tasks)
-    rss_end = rss_kib(pid)
+    rss_end = status_kib(pid, "VmRSS")
 
     print(f"{clients} clients, {warmup:g} s warm-up + {seconds:g} s")
     for (kind, status), count in sorted(tally.statuses.items()):
@@ -168,24 +153,10 @@ def main() -> int:
     parser.add_argument("--warmup", type=float, default=10.0)
     args = parser.parse_args()
 
-    port = free_port()
-    server = subprocess.Popen(
-        [str(Path(sys.executable).parent / "backprop-service"), "serve", "--port", str(port)],
-        env={**os.environ, "BACKPROP_MAX_IN_FLIGHT": str(4 * args.clients)},
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(300):
-            try:
-                if httpx.get(f"{url}/readyz").status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.1)
+    in_flight = {"BACKPROP_MAX_IN_FLIGHT": str(4 * args.clients)}
+    with running("service", settings=in_flight) as server:
+        url = f"http://127.0.0.1:{server.port}"
         return asyncio.run(soak(url, server.pid, args.clients, args.seconds, args.warmup))
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
 
 
 if __name__ == "__main__":

@@ -11,13 +11,15 @@ above idle. docs/deployment.md quotes what it printed.
 
 from __future__ import annotations
 
-import socket
-import subprocess
 import sys
 import time
 from pathlib import Path
 
 import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.servers import running, status_kib
 
 N_IN, N_OUT, N_SAMPLES = 1000, 1990, 440
 
@@ -34,45 +36,22 @@ def body() -> bytes:
             + b',"loss":"cross_entropy","learning_rate":1e-9}')  # fmt: skip
 
 
-def peak_kib(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1])
-    raise RuntimeError("no VmHWM")
-
-
 def main() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = subprocess.Popen(
-        [str(Path(sys.executable).parent / "backprop-service"), "serve", "--port", str(port)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-    try:
-        while True:
-            try:
-                if httpx.get(f"{url}/readyz").status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.1)
-        idle = peak_kib(server.pid)
+    with running("service") as server:
+        idle = status_kib(server.pid, "VmHWM")
         payload = body()
         start = time.perf_counter()
-        response = httpx.post(f"{url}/v1/backprop", content=payload, timeout=120,
-                              headers={"content-type": "application/json"})  # fmt: skip
+        url = f"http://127.0.0.1:{server.port}/v1/backprop"
+        json_body = {"content-type": "application/json"}
+        response = httpx.post(url, content=payload, timeout=120, headers=json_body)
         seconds = time.perf_counter() - start
-        peak = peak_kib(server.pid)
-        print(f"request: {len(payload) / 2**20:.1f} MiB, {payload.count(b',') + 1:,} values, "
-              f"{N_IN} x {N_OUT} weights, {N_SAMPLES} samples")  # fmt: skip
-        print(f"answer: {response.status_code}, {len(response.content) / 2**20:.1f} MiB "
-              f"in {seconds:.2f} s")  # fmt: skip
-        print(f"server peak RSS: {peak / 1024:.0f} MiB, {(peak - idle) / 1024:.0f} MiB above idle")
-        return 0 if response.status_code == 200 else 1
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
+        peak = status_kib(server.pid, "VmHWM")
+    print(f"request: {len(payload) / 2**20:.1f} MiB, {payload.count(b',') + 1:,} values, "
+          f"{N_IN} x {N_OUT} weights, {N_SAMPLES} samples")  # fmt: skip
+    print(f"answer: {response.status_code}, {len(response.content) / 2**20:.1f} MiB "
+          f"in {seconds:.2f} s")  # fmt: skip
+    print(f"server peak RSS: {peak / 1024:.0f} MiB, {(peak - idle) / 1024:.0f} MiB above idle")
+    return 0 if response.status_code == 200 else 1
 
 
 if __name__ == "__main__":
