@@ -21,7 +21,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, get_args
 
 import numpy as np
 
@@ -49,16 +49,8 @@ LayerQuantity = Literal[
     "updated_weights",
     "updated_biases",
 ]
-LAYER_QUANTITIES: tuple[LayerQuantity, ...] = (
-    "pre_activations",
-    "activations",
-    "deltas",
-    "weight_gradients",
-    "bias_gradients",
-    "updated_weights",
-    "updated_biases",
-)
-"""What backprop answers for each layer, under the names of SPEC.md's answer."""
+LAYER_QUANTITIES: tuple[LayerQuantity, ...] = get_args(LayerQuantity)
+"""What backprop answers for each layer, under the names of SPEC.md's answer, in order."""
 
 
 @dataclass(frozen=True)
