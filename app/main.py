@@ -7,22 +7,21 @@ import logging
 import math
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.telemetry import TelemetryConfig
+from starlette.types import ASGIApp
 
 from app.config import Settings, get_settings
 from app.errors import install_error_handler
-from app.middleware import AdmissionLimit, DirectRoutes, RequestBodyGuard
+from app.middleware import Gate
 from app.openapi import COMMON_ERRORS, install_openapi
-from app.pipeline import BodyRoute, ComputePool
+from app.pipeline import BodyRoute, ComputePool, Operation, Pipeline
 from app.routes import catalog, derivatives, grading, health, network
-from schemas import SPEC_EXAMPLE, BackpropRequest, ForwardRequest
+from schemas import SPEC_EXAMPLE, BackpropRequest
 from schemas.examples import SPEC_EXAMPLE_LOSS
-from schemas.gradcheck import GradcheckRequest
-from schemas.grading import BatchGradeRequest, GradeRequest
-from schemas.problems import ProblemRequest
 
 logger = logging.getLogger("backprop_service")
 
@@ -38,7 +37,54 @@ Every error answer has one shape: `{"detail": [{"loc": [...], "msg": "...", "typ
 TELEMETRY_OFF: TelemetryConfig = {"tracing": False, "metrics": False, "logs": False}
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+class Service(FastAPI):
+    """FastAPI with the gate (app/middleware.py) in front of its whole middleware stack, and
+    CORS, when configured, in front of the gate, so that its refusals carry CORS headers too."""
+
+    def __init__(self, settings: Settings, **options: Any) -> None:
+        super().__init__(**options)
+        self.settings = settings
+        self.operations: dict[str, Operation] = {}
+        self.pipeline = Pipeline(
+            settings.limits(),
+            settings.max_body_values,
+            ComputePool(
+                settings.compute_threads,
+                settings.compute_wait_seconds,
+                settings.retry_after_seconds,
+            ),
+        )
+
+    def include_routers(self, routers: list[APIRouter]) -> None:
+        """Include each router, and note the Operations (app/pipeline.py) of its routes."""
+        for router in routers:
+            self.include_router(router)
+            for route in router.routes:
+                if isinstance(route, BodyRoute):
+                    self.operations[route.path] = route.operation
+
+    def build_middleware_stack(self) -> ASGIApp:
+        settings = self.settings
+        app: ASGIApp = Gate(
+            super().build_middleware_stack(),
+            max_in_flight=settings.max_in_flight,
+            retry_after=settings.retry_after_seconds,
+            max_body_bytes=settings.max_body_bytes,
+            smaller={derivatives.router.prefix: derivatives.MAX_BODY_BYTES},
+            pipeline=self.pipeline,
+            operations=self.operations,
+        )
+        if settings.cors_origins:
+            app = CORSMiddleware(
+                app,
+                allow_origins=settings.cors_origins,
+                allow_methods=["GET", "POST"],
+                allow_headers=["content-type"],
+            )
+        return app
+
+
+def create_app(settings: Settings | None = None) -> Service:
     settings = settings or get_settings()
 
     @asynccontextmanager
@@ -48,7 +94,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         yield
         app.state.ready = False
 
-    app = FastAPI(
+    app = Service(
+        settings,
         title="backprop-service",
         version="1.0.0",
         description=DESCRIPTION,
@@ -60,48 +107,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         telemetry=None if settings.telemetry_enabled else TELEMETRY_OFF,
     )
     app.state.settings = settings
-    app.state.limits = settings.limits()
+    app.state.pipeline = app.pipeline
     app.state.ready = False
-    app.state.compute = ComputePool(
-        settings.compute_threads, settings.compute_wait_seconds, settings.retry_after_seconds
-    )
-    routers = [module.router for module in (network, grading, catalog, derivatives, health)]
-    for router in routers:
-        app.include_router(router)
+    app.include_routers([m.router for m in (network, grading, catalog, derivatives, health)])
     install_error_handler(app)
-    # Middleware added first is innermost. DirectRoutes stays right above the router, so that
-    # every other middleware also sees the requests it takes past the router; a request meets
-    # admission, then CORS, then the body guard.
-    body_routes = [r for router in routers for r in router.routes if isinstance(r, BodyRoute)]
-    app.add_middleware(DirectRoutes, endpoints={r.path: r.endpoint for r in body_routes})
-    app.add_middleware(
-        RequestBodyGuard,
-        max_bytes=settings.max_body_bytes,
-        smaller={derivatives.router.prefix: derivatives.MAX_BODY_BYTES},
-    )
-    if settings.cors_origins:
-        app.add_middleware(
-            CORSMiddleware,
-            allow_origins=settings.cors_origins,
-            allow_methods=["GET", "POST"],
-            allow_headers=["content-type"],
-        )
-    app.add_middleware(
-        AdmissionLimit,
-        max_in_flight=settings.max_in_flight,
-        retry_after=settings.retry_after_seconds,
-    )
-    install_openapi(
-        app,
-        [
-            BackpropRequest,
-            ForwardRequest,
-            GradeRequest,
-            BatchGradeRequest,
-            GradcheckRequest,
-            ProblemRequest,
-        ],
-    )
+    install_openapi(app, [operation.model for operation in app.operations.values()])
     return app
 
 

@@ -6,8 +6,12 @@ the arrays. Small requests run right here, on the event loop, where a thread hop
 than the work; large ones run in a worker thread (a bounded pool of them) so that the event loop
 keeps serving others.
 
-Routes that answer this way are ``BodyRoute``s: FastAPI hands them the Request and nothing else
-(docs/performance.md has the figures behind each choice made here).
+An endpoint that answers this way is an ``Operation``: a request model and the function that
+computes the answer's payload from it. ``@answers(Model, example=...)`` makes one of such a
+function, and registering it on a router whose route class is ``BodyRoute`` documents it as
+usual. The gate (app/middleware.py) runs operations straight from the raw ASGI request, past
+FastAPI's routing; FastAPI's route answers them the same way under a root_path.
+docs/performance.md has the figures behind each choice made here.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from email.message import Message
 from functools import lru_cache
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar, cast
 
 import anyio
 import anyio.to_thread
@@ -27,10 +31,13 @@ from pydantic import BaseModel
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
-from app.middleware import Busy
+from app.openapi import json_body
+from schemas.limits import Limits
 
 RequestModel = TypeVar("RequestModel", bound=BaseModel)
 T = TypeVar("T")
+
+Payload = dict[str, Any]
 
 INLINE_BODY_BYTES = 16 * 1024
 """Bodies up to this size are answered on the event loop (well under a millisecond of work)."""
@@ -38,6 +45,12 @@ INLINE_BODY_BYTES = 16 * 1024
 
 class JSONBytesResponse(Response):
     media_type = "application/json"
+
+
+class Busy(HTTPException):
+    def __init__(self, what: str, retry_after: int) -> None:
+        super().__init__(503, f"the server is busy ({what}): retry in {retry_after} s",
+                         headers={"retry-after": str(retry_after)})  # fmt: skip
 
 
 class TooManyValues(HTTPException):
@@ -71,17 +84,99 @@ class ComputePool:
             self._limiter.release()
 
 
-class BodyRoute(APIRoute):
-    """A route whose endpoint takes the Request, reads its own body and returns a Response.
+@dataclass(frozen=True)
+class Operation:
+    """What an endpoint does with its body: validate it as ``model``, ``compute`` the payload.
 
-    FastAPI's request handler would look for a body to parse, solve (no) dependencies and
-    validate (no) return value: about 10 microseconds per request that such an endpoint does
-    not need, a twentieth of a tiny request's whole cost. Its OpenAPI entry is the usual one
-    (response_model, responses, openapi_extra), since that is built from the route, not here.
+    example: the request body the API docs show.
+    heavy: the work is not bounded by the body's size (grading recomputes the answer under
+        every mistake, gradcheck runs two forward passes per parameter), so it always runs in
+        a compute thread.
     """
 
-    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
-        endpoint: Callable[[Request], Coroutine[Any, Any, Response]] = self.endpoint
+    model: type[BaseModel]
+    compute: Callable[[Any], Payload]
+    example: dict[str, Any]
+    heavy: bool = False
+
+
+@dataclass(frozen=True)
+class Pipeline:
+    """What answering a body takes besides the body: the limits and the compute threads."""
+
+    limits: Limits
+    max_body_values: int
+    compute: ComputePool
+
+    async def answer(self, operation: Operation, body: bytes, content_type: str | None) -> bytes:
+        """The JSON answer of ``operation`` to a body sent with this Content-Type."""
+        require_json(content_type)
+        max_values = self.max_body_values
+        # JSON with n commas is at least 2n + 1 bytes long ("0,0,0"): count only in a body that long
+        if len(body) >= 2 * max_values - 1 and body.count(b",") >= max_values:
+            raise TooManyValues(max_values)
+
+        def work() -> bytes:
+            parsed = operation.model.model_validate_json(body, context={"limits": self.limits})
+            return dumps(operation.compute(parsed))
+
+        if not operation.heavy and len(body) <= INLINE_BODY_BYTES:
+            return work()
+        return await self.compute.run(work)
+
+
+Endpoint = Callable[[Request], Coroutine[Any, Any, Response]]
+
+
+class OperationEndpoint(Protocol):
+    """A FastAPI endpoint that answers by an Operation, which it carries."""
+
+    operation: Operation
+
+    def __call__(self, request: Request) -> Coroutine[Any, Any, Response]: ...
+
+
+def answers(
+    model: type[RequestModel], *, example: dict[str, Any], heavy: bool = False
+) -> Callable[[Callable[[RequestModel], Payload]], OperationEndpoint]:
+    """Make an endpoint of a function from the validated request to the answer's payload.
+
+    The endpoint keeps the function's name and docstring, which the API docs show.
+    """
+
+    def decorate(compute: Callable[[RequestModel], Payload]) -> OperationEndpoint:
+        operation = Operation(model, compute, example, heavy)
+
+        async def endpoint(request: Request) -> Response:
+            pipeline: Pipeline = request.app.state.pipeline
+            body = await request.body()
+            content_type = request.headers.get("content-type")
+            return JSONBytesResponse(await pipeline.answer(operation, body, content_type))
+
+        for name in ("__name__", "__qualname__", "__module__", "__doc__"):
+            setattr(endpoint, name, getattr(compute, name))
+        typed = cast(OperationEndpoint, endpoint)
+        typed.operation = operation
+        return typed
+
+    return decorate
+
+
+class BodyRoute(APIRoute):
+    """A route whose endpoint is an OperationEndpoint: it reads its own body.
+
+    FastAPI's request handler would look for a body to parse, solve (no) dependencies and
+    validate (no) return value: work such an endpoint does not need. Its OpenAPI entry is the
+    usual one (response_model, responses), with the operation's model as the request body.
+    """
+
+    def __init__(self, path: str, endpoint: Callable[..., Any], **options: Any) -> None:
+        self.operation: Operation = cast(OperationEndpoint, endpoint).operation
+        options["openapi_extra"] = json_body(self.operation.model, self.operation.example)
+        super().__init__(path, endpoint, **options)
+
+    def get_route_handler(self) -> Endpoint:
+        endpoint: Endpoint = self.endpoint
         return endpoint
 
 
@@ -90,40 +185,8 @@ def dumps(payload: Any) -> bytes:
     return orjson.dumps(payload, option=orjson.OPT_SERIALIZE_NUMPY)
 
 
-async def answer(
-    request: Request,
-    model: type[RequestModel],
-    compute: Callable[[RequestModel], dict[str, Any]],
-    *,
-    heavy: bool = False,
-) -> Response:
-    """Validate the body as ``model``, ``compute`` the answer and write it as JSON.
-
-    heavy: the work is not bounded by the body's size (grading recomputes the answer under
-    every mistake, gradcheck runs two forward passes per parameter), so it always runs in a
-    compute thread.
-    """
-    require_json(request)
-    body = await request.body()
-    state = request.app.state
-    max_values = state.settings.max_body_values
-    # JSON with n commas is at least 2n + 1 bytes long ("0,0,0"): count only in a body that long
-    if len(body) >= 2 * max_values - 1 and body.count(b",") >= max_values:
-        raise TooManyValues(max_values)
-
-    def work() -> bytes:
-        parsed = model.model_validate_json(body, context={"limits": state.limits})
-        return dumps(compute(parsed))
-
-    pool: ComputePool = state.compute
-    inline = not heavy and len(body) <= INLINE_BODY_BYTES
-    content = work() if inline else await pool.run(work)
-    return JSONBytesResponse(content)
-
-
-def require_json(request: Request) -> None:
+def require_json(content_type: str | None) -> None:
     """Refuse with 415 a body not sent as application/json (or another +json type)."""
-    content_type = request.headers.get("content-type")
     if content_type is not None and _is_json(content_type):
         return
     raise HTTPException(

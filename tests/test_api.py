@@ -138,7 +138,7 @@ async def test_large_request_is_answered_off_the_event_loop(client: httpx.AsyncC
 
 
 async def test_the_direct_route_answers_as_fastapi_routing_would() -> None:
-    """DirectRoutes takes POST /v1/* past the router; under a root_path FastAPI routes them."""
+    """The gate answers operations past the router; under a root_path FastAPI routes them."""
     bad = copy.deepcopy(SPEC_EXAMPLE)
     bad["network"]["layers"][1]["weights"] = [[0.7, 0.8], [0.9, 1.0]]
     app = main.create_app(Settings())

@@ -31,7 +31,7 @@ for any legitimate request, and FastAPI parses these bodies (json.loads) on the 
 
 def json_only(request: Request) -> None:
     """415 for a body not sent as JSON, as the network endpoints answer."""
-    require_json(request)
+    require_json(request.headers.get("content-type"))
 
 
 router = APIRouter(

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Request
-from starlette.responses import Response
+from fastapi import APIRouter
 
-from app.openapi import ERROR_RESPONSES, json_body
-from app.pipeline import BodyRoute, answer
+from app.openapi import ERROR_RESPONSES
+from app.pipeline import BodyRoute, Payload, answers
 from app.routes.network import compute_backprop
 from schemas import SPEC_EXAMPLE
 from schemas.gradcheck import GradcheckRequest, GradcheckResponse, gradcheck_payload
@@ -54,11 +53,11 @@ PROBLEM_EXAMPLE: dict[str, Any] = {"seed": 42, "layer_sizes": [2, 3, 2], "soluti
     summary="Grade one answer: score, partial credit, feedback and the mistake made",
     response_model=Report,
     responses=ERROR_RESPONSES,
-    openapi_extra=json_body(GradeRequest, GRADE_EXAMPLE),
 )
-async def grade(request: Request) -> Response:
+@answers(GradeRequest, example=GRADE_EXAMPLE, heavy=True)
+def grade(req: GradeRequest) -> Payload:
     """The submission against the reference, item by item, in the format asked for."""
-    return await answer(request, GradeRequest, grade_payload, heavy=True)
+    return grade_payload(req)
 
 
 @router.post(
@@ -66,11 +65,11 @@ async def grade(request: Request) -> Response:
     summary="Grade a whole class's answers to one problem",
     response_model=BatchResponse,
     responses=ERROR_RESPONSES,
-    openapi_extra=json_body(BatchGradeRequest, BATCH_EXAMPLE),
 )
-async def grade_batch(request: Request) -> Response:
+@answers(BatchGradeRequest, example=BATCH_EXAMPLE, heavy=True)
+def grade_batch(req: BatchGradeRequest) -> Payload:
     """Each submission's report; the reference and the mistakes are computed once."""
-    return await answer(request, BatchGradeRequest, batch_payload, heavy=True)
+    return batch_payload(req)
 
 
 @router.post(
@@ -78,11 +77,11 @@ async def grade_batch(request: Request) -> Response:
     summary="Check backprop's gradient against central finite differences",
     response_model=GradcheckResponse,
     responses=ERROR_RESPONSES,
-    openapi_extra=json_body(GradcheckRequest, GRADCHECK_EXAMPLE),
 )
-async def gradcheck(request: Request) -> Response:
+@answers(GradcheckRequest, example=GRADCHECK_EXAMPLE, heavy=True)
+def gradcheck(req: GradcheckRequest) -> Payload:
     """Per weight and bias tensor, the largest relative error and its verdict."""
-    return await answer(request, GradcheckRequest, gradcheck_payload, heavy=True)
+    return gradcheck_payload(req)
 
 
 @router.post(
@@ -90,14 +89,14 @@ async def gradcheck(request: Request) -> Response:
     summary="A seeded problem for each student, optionally with its solution",
     response_model=ProblemResponse,
     responses=ERROR_RESPONSES,
-    openapi_extra=json_body(ProblemRequest, PROBLEM_EXAMPLE),
 )
-async def problems(request: Request) -> Response:
+@answers(ProblemRequest, example=PROBLEM_EXAMPLE)
+def problems(req: ProblemRequest) -> Payload:
     """The same seed and parameters give the same problem, everywhere and for good."""
-    return await answer(request, ProblemRequest, compute_problem)
+    return compute_problem(req)
 
 
-def compute_problem(req: ProblemRequest) -> dict[str, Any]:
+def compute_problem(req: ProblemRequest) -> Payload:
     backprop_request = problem_request(req)
     payload: dict[str, Any] = {"problem": req.backprop_request()}
     if req.solution:

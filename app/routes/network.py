@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from fastapi import APIRouter, Request
-from starlette.responses import Response
+from fastapi import APIRouter
 
 import engine
-from app.openapi import ERROR_RESPONSES, json_body
-from app.pipeline import BodyRoute, answer
+from app.openapi import ERROR_RESPONSES
+from app.pipeline import BodyRoute, Payload, answers
 from schemas import (
     SPEC_EXAMPLE,
     SPEC_FORWARD_EXAMPLE,
@@ -32,11 +29,11 @@ router = APIRouter(prefix="/v1", tags=["network"], route_class=BodyRoute)
     summary="Forward pass, loss, backpropagation and one gradient step",
     response_model=BackpropResponse,
     responses=ERROR_RESPONSES,
-    openapi_extra=json_body(BackpropRequest, SPEC_EXAMPLE),
 )
-async def backprop(request: Request) -> Response:
+@answers(BackpropRequest, example=SPEC_EXAMPLE)
+def backprop(req: BackpropRequest) -> Payload:
     """Every layer's z, a and delta, the weight and bias gradients and the updated parameters."""
-    return await answer(request, BackpropRequest, compute_backprop)
+    return compute_backprop(req)
 
 
 @router.post(
@@ -44,14 +41,14 @@ async def backprop(request: Request) -> Response:
     summary="Forward pass, and the loss when targets are given",
     response_model=ForwardResponse,
     responses=ERROR_RESPONSES,
-    openapi_extra=json_body(ForwardRequest, SPEC_FORWARD_EXAMPLE),
 )
-async def forward(request: Request) -> Response:
+@answers(ForwardRequest, example=SPEC_FORWARD_EXAMPLE)
+def forward(req: ForwardRequest) -> Payload:
     """Every layer's z and a, the outputs, and the loss when targets are given."""
-    return await answer(request, ForwardRequest, compute_forward)
+    return compute_forward(req)
 
 
-def compute_backprop(req: BackpropRequest) -> dict[str, Any]:
+def compute_backprop(req: BackpropRequest) -> Payload:
     problem = backprop_problem(req)
     result = problem.solve()
     explanation = (
@@ -70,7 +67,7 @@ def compute_backprop(req: BackpropRequest) -> dict[str, Any]:
     )
 
 
-def compute_forward(req: ForwardRequest) -> dict[str, Any]:
+def compute_forward(req: ForwardRequest) -> Payload:
     conventions = req.resolved_conventions
     loss = req.build_loss(conventions)
     network = req.build_network(conventions)
