@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Literal
 
-from engine.types import FloatArray
+from engine.types import FloatArray, matmul
 
 Reduction = Literal["sum", "mean", "batch_mean"]
 
@@ -42,8 +42,8 @@ class WeightLayout(StrEnum):
         delta : ndarray of shape (n_samples, n_out)
         """
         if self is WeightLayout.IN_OUT:
-            return a_prev.T @ delta
-        return delta.T @ a_prev
+            return matmul(a_prev.T, delta)
+        return matmul(delta.T, a_prev)
 
 
 class Preset(StrEnum):

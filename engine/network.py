@@ -29,7 +29,7 @@ from engine.activations import Activation
 from engine.conventions import WeightLayout
 from engine.errors import NonFiniteError
 from engine.losses import Loss
-from engine.types import FloatArray
+from engine.types import FloatArray, matmul
 
 CarryBack = Callable[[FloatArray, FloatArray], FloatArray]
 """How delta^(l+1) is carried back through W^(l+1) (in_out, (n_l, n_(l+1))) to layer l."""
@@ -37,7 +37,7 @@ CarryBack = Callable[[FloatArray, FloatArray], FloatArray]
 
 def carry_back(delta_above: FloatArray, W_above: FloatArray) -> FloatArray:
     """delta^(l+1) W^(l+1)^T, of shape (n_samples, n_l): the textbook's recursion step."""
-    return delta_above @ W_above.T
+    return matmul(delta_above, W_above.T)
 
 
 LayerQuantity = Literal[
@@ -113,11 +113,10 @@ def forward(network: Network, x: FloatArray) -> ForwardPass:
     x : ndarray of shape (n_samples, n_0)
     """
     with np.errstate(all="ignore"):
-        zs, activations = _forward(network, x)
-    for i, (z, a) in enumerate(zip(zs, activations, strict=True)):
-        _require_finite(z, "pre_activations", i, _Z_OVERFLOW)
-        _require_finite(a, "activations", i, "the activation function overflowed float64")
-    return ForwardPass(tuple(zs), tuple(activations))
+        fwd = _forward(network, x)
+    if not _all_finite([*fwd.pre_activations, *fwd.activations]):
+        _raise_first_non_finite(_forward_checks(fwd))
+    return fwd
 
 
 def evaluate_loss(network: Network, fwd: ForwardPass, y: FloatArray, loss: Loss) -> float:
@@ -128,7 +127,8 @@ def evaluate_loss(network: Network, fwd: ForwardPass, y: FloatArray, loss: Loss)
             value = loss.value_from_logits(fwd.pre_activations[-1], y)
         else:
             value = loss.value(fwd.outputs, y)
-    _require_finite(np.float64(value), "loss", None, "the loss overflowed float64")
+    if not math.isfinite(value):
+        _raise_first_non_finite([_loss_check(value)])
     return value
 
 
@@ -149,58 +149,45 @@ def backprop(
     carry : the recursion's step from delta^(l+1) to layer l; graders swap it to recompute
         an answer under a student's mistake (weights not transposed, say)
     """
-    fwd = forward(network, x)
-    L = len(network.layers)
+    layout = network.layout
     with np.errstate(all="ignore"):
+        fwd = _forward(network, x)
         loss_value, delta_L = _loss_and_output_delta(network.layers[-1].activation, fwd, y, loss)
         deltas = _deltas(network, fwd, delta_L, carry)
-        input_gradient = deltas[0] @ network.layout.as_in_out(network.layers[0].weights).T
-        a_prev = (x, *fwd.activations[:-1])
-        grad_W = [
-            network.layout.gradient(a, delta) for a, delta in zip(a_prev, deltas, strict=True)
-        ]
-        grad_b = [delta.sum(axis=0) for delta in deltas]
+        input_gradient = matmul(deltas[0], layout.as_in_out(network.layers[0].weights).T)
         step = learning_rate if ascent else -learning_rate
-        updated_W = [
-            layer.weights + step * g for layer, g in zip(network.layers, grad_W, strict=True)
-        ]
-        updated_b = [
-            layer.biases + step * g for layer, g in zip(network.layers, grad_b, strict=True)
-        ]
-
-    _require_finite(np.float64(loss_value), "loss", None, "the loss overflowed float64")
-    for i in reversed(range(L)):
-        _require_finite(deltas[i], "deltas", i, _DELTA_OVERFLOW)
-    _require_finite(input_gradient, "input_gradients", None, _DELTA_OVERFLOW)
-    for i in range(L):
-        # W' = W + step g is finite only if g is (inf * 0 is nan too), so finite updates vouch
-        # for the gradients; only when they are not is each quantity checked, in order.
-        if not (_all_finite(updated_W[i]) and _all_finite(updated_b[i])):
-            step_overflow = (
-                f"learning_rate * gradient overflowed float64 (learning_rate = {learning_rate:g})"
+        layers = tuple(
+            _layer_step(layer, a, delta, layout, step)
+            for layer, a, delta in zip(
+                network.layers, (x, *fwd.activations[:-1]), deltas, strict=True
             )
-            _require_finite(grad_W[i], "weight_gradients", i, "the gradient overflowed float64")
-            _require_finite(grad_b[i], "bias_gradients", i, "the gradient overflowed float64")
-            _require_finite(updated_W[i], "updated_weights", i, step_overflow)
-            _require_finite(updated_b[i], "updated_biases", i, step_overflow)
-
-    layers = tuple(
-        LayerGradients(*quantities)
-        for quantities in zip(deltas, grad_W, grad_b, updated_W, updated_b, strict=True)
-    )
-    return Backprop(fwd, loss_value, layers, input_gradient)
+        )
+    result = Backprop(fwd, loss_value, layers, input_gradient)
+    _require_finite_backprop(result, learning_rate)
+    return result
 
 
-def _forward(network: Network, x: FloatArray) -> tuple[list[FloatArray], list[FloatArray]]:
+def _forward(network: Network, x: FloatArray) -> ForwardPass:
     zs: list[FloatArray] = []
     activations: list[FloatArray] = []
     a = x
     for layer in network.layers:
-        z = a @ network.layout.as_in_out(layer.weights) + layer.biases
+        z = matmul(a, network.layout.as_in_out(layer.weights)) + layer.biases
         a = layer.activation.forward(z)
         zs.append(z)
         activations.append(a)
-    return zs, activations
+    return ForwardPass(tuple(zs), tuple(activations))
+
+
+def _layer_step(
+    layer: DenseLayer, a_prev: FloatArray, delta: FloatArray, layout: WeightLayout, step: float
+) -> LayerGradients:
+    """delta^l, dL/dW^l = a^(l-1)^T delta^l, dL/db^l and the parameters after one step."""
+    grad_W = layout.gradient(a_prev, delta)
+    grad_b = delta.sum(axis=0)
+    return LayerGradients(
+        delta, grad_W, grad_b, layer.weights + step * grad_W, layer.biases + step * grad_b
+    )
 
 
 def _loss_and_output_delta(
@@ -234,22 +221,86 @@ def _downward(
 
 
 _Z_OVERFLOW = "the weighted sum overflowed float64: the weights, biases or inputs are too large"
+_A_OVERFLOW = "the activation function overflowed float64"
 _DELTA_OVERFLOW = "the error signal overflowed float64 on its way back through the layers"
+_GRADIENT_OVERFLOW = "the gradient overflowed float64"
+
+Check = tuple[FloatArray | np.float64, str, int | None, str]
+"""A quantity that must be finite: (array, quantity, layer or None, what overflowed if not)."""
 
 
-def _require_finite(
-    array: FloatArray | np.float64, quantity: str, layer: int | None, reason: str
-) -> None:
-    if not _all_finite(array):
-        raise NonFiniteError(quantity, layer, reason)
+def _forward_checks(fwd: ForwardPass) -> list[Check]:
+    return [
+        check
+        for i, (z, a) in enumerate(zip(fwd.pre_activations, fwd.activations, strict=True))
+        for check in ((z, "pre_activations", i, _Z_OVERFLOW), (a, "activations", i, _A_OVERFLOW))
+    ]
 
 
-def _all_finite(array: FloatArray | np.float64) -> bool:
-    """Whether every entry is finite.
+def _loss_check(value: float) -> Check:
+    return np.float64(value), "loss", None, "the loss overflowed float64"
 
-    The sum of squares is finite exactly when every entry is, unless it overflows (entries
-    beyond 1e154), and then the entries are checked one by one. np.vdot is one BLAS call with
-    no temporary array: twice as fast as np.isfinite(array).all() on small arrays, faster on
-    large ones, and called on every quantity of every request.
+
+def _backprop_checks(result: Backprop, learning_rate: float) -> list[Check]:
+    """Every quantity of a backprop, in the order a non-finite one is reported."""
+    step_overflow = (
+        f"learning_rate * gradient overflowed float64 (learning_rate = {learning_rate:g})"
+    )
+    layers = result.layers
+    return [
+        *_forward_checks(result.forward),
+        _loss_check(result.loss),
+        *((g.delta, "deltas", i, _DELTA_OVERFLOW) for i, g in reversed(list(enumerate(layers)))),
+        (result.input_gradient, "input_gradients", None, _DELTA_OVERFLOW),
+        *(
+            check
+            for i, g in enumerate(layers)
+            for check in (
+                (g.weight_gradient, "weight_gradients", i, _GRADIENT_OVERFLOW),
+                (g.bias_gradient, "bias_gradients", i, _GRADIENT_OVERFLOW),
+                (g.updated_weights, "updated_weights", i, step_overflow),
+                (g.updated_biases, "updated_biases", i, step_overflow),
+            )
+        ),
+    ]
+
+
+def _require_finite_backprop(result: Backprop, learning_rate: float) -> None:
+    """Raise NonFiniteError naming the first quantity of a backprop that is not all finite.
+
+    Every quantity is finite when these are: the deltas and gradients are left out, because an
+    elementwise step carries any inf or nan of theirs into a quantity that is checked (delta^l
+    into dL/db^l by a sum, a gradient into the updated parameters by W + step g, where even
+    0 * inf is nan). Only when one is not finite is every quantity checked, in order.
     """
-    return math.isfinite(np.vdot(array, array)) or bool(np.isfinite(array).all())
+    fwd, layers = result.forward, result.layers
+    if math.isfinite(result.loss) and _all_finite(
+        [
+            *fwd.pre_activations,
+            *fwd.activations,
+            result.input_gradient,
+            *(g.updated_weights for g in layers),
+            *(g.updated_biases for g in layers),
+        ]
+    ):
+        return
+    _raise_first_non_finite(_backprop_checks(result, learning_rate))
+
+
+def _all_finite(arrays: list[FloatArray]) -> bool:
+    """Whether every entry of every array is finite.
+
+    The sum of the arrays' sums of squares is finite exactly when every entry is, unless it
+    overflows (entries beyond 1e154), and then the entries are checked one by one. np.vdot is
+    one BLAS call with no temporary array: twice as fast as np.isfinite(array).all() on small
+    arrays, faster on large ones, and every quantity of every request is checked.
+    """
+    return math.isfinite(sum(np.vdot(a, a) for a in arrays)) or all(
+        np.isfinite(a).all() for a in arrays
+    )
+
+
+def _raise_first_non_finite(checks: list[Check]) -> None:
+    for array, quantity, layer, reason in checks:
+        if not np.isfinite(array).all():
+            raise NonFiniteError(quantity, layer, reason)

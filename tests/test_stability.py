@@ -118,6 +118,23 @@ async def test_overflowing_step_is_a_422_that_names_the_quantity(client: Any) ->
     assert "1e+308" in problem["msg"]
 
 
+async def test_overflowing_error_signal_is_a_422_at_the_delta(client: Any) -> None:
+    """The deltas are not checked on their own (their updates vouch for them), yet an overflow
+    in one is still caught, and named there: the loss is finite, delta^1 = 1e150 * 1e200 is not."""
+    request = {
+        "network": {"layers": [
+            {"weights": [[1.0]], "biases": [0.0], "activation": "linear"},
+            {"weights": [[1e200]], "biases": [0.0], "activation": "linear"},
+        ]},
+        "inputs": [[1e-50]], "targets": [[0.0]], "learning_rate": 0.0,
+    }  # fmt: skip
+    response = await client.post("/v1/backprop", json=request)
+    assert response.status_code == 422
+    problem = response.json()["detail"][0]
+    assert problem["loc"] == ["result", "layers", 0, "deltas"]
+    assert "error signal" in problem["msg"]
+
+
 async def test_overflowing_weighted_sum_is_a_422_that_names_the_layer(client: Any) -> None:
     request = copy.deepcopy(SPEC_EXAMPLE)
     request["network"]["layers"][0]["weights"] = [[1e308, 1.0, 1.0], [1e308, 1.0, 1.0]]
