@@ -8,7 +8,7 @@ outputs". Layers are numbered from 1 in prose, as in the textbook, and indexed f
 
 from __future__ import annotations
 
-from functools import cached_property
+from functools import cache
 from itertools import pairwise
 from typing import Annotated, Literal, NoReturn, Self
 
@@ -24,6 +24,8 @@ from schemas.limits import DEFAULT_LIMITS, Limits
 from schemas.specs import ActivationSpec, LossSpec
 
 ZeroOrOne = Annotated[int, Field(strict=True, ge=0, le=1)]
+Preset = Literal["textbook", "pytorch"]
+Layout = Literal["in_out", "out_in"]
 
 
 class LayerSpec(BaseModel):
@@ -54,12 +56,12 @@ class NetworkRequest(BaseModel):
     )
     targets: Targets | None = None
     loss: LossSpec = Field(default="mse", validate_default=True)
-    conventions: Literal["textbook", "pytorch"] = Field(
+    conventions: Preset = Field(
         default="textbook",
         description="the preset: textbook (in_out, ReLU'(0) = 1, MSE = 1/2 sum, sums) or "
         "pytorch (out_in, ReLU'(0) = 0, MSE = mean, means)",
     )
-    weight_layout: Literal["in_out", "out_in"] | None = Field(
+    weight_layout: Layout | None = Field(
         default=None, description="overrides the preset's weight layout"
     )
     relu_grad_at_zero: ZeroOrOne | None = Field(
@@ -95,17 +97,10 @@ class NetworkRequest(BaseModel):
         """The inputs as rows, shape (n_samples, n_0)."""
         return self.inputs.reshape(1, -1) if self.single_sample else self.inputs
 
-    @cached_property
+    @property
     def resolved_conventions(self) -> engine.Conventions:
-        """The preset with this request's overrides applied (worked out once per request)."""
-        return engine.PRESETS[engine.Preset(self.conventions)].with_overrides(
-            weight_layout=None
-            if self.weight_layout is None
-            else engine.WeightLayout(self.weight_layout),
-            relu_grad_at_zero=None
-            if self.relu_grad_at_zero is None
-            else (1 if self.relu_grad_at_zero else 0),
-        )
+        """The preset with this request's overrides applied."""
+        return _resolve_conventions(self.conventions, self.weight_layout, self.relu_grad_at_zero)
 
     def build_network(self, conventions: engine.Conventions) -> engine.Network:
         layers = tuple(
@@ -317,6 +312,16 @@ class BackpropRequest(NetworkRequest):
                 "too_large_to_explain", f"explain is for networks worked by hand, but {too_large}"
             )
         return self
+
+
+@cache  # 2 presets x 3 layouts x 3 kink conventions at most
+def _resolve_conventions(
+    preset: Preset, weight_layout: Layout | None, relu_grad_at_zero: int | None
+) -> engine.Conventions:
+    return engine.PRESETS[engine.Preset(preset)].with_overrides(
+        weight_layout=None if weight_layout is None else engine.WeightLayout(weight_layout),
+        relu_grad_at_zero=None if relu_grad_at_zero is None else (1 if relu_grad_at_zero else 0),
+    )
 
 
 def _count(n: int, one: str, many: str) -> str:

@@ -20,8 +20,8 @@ class _Spec(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     def params(self) -> dict[str, Any]:
-        """The parameters for the engine: everything but the name."""
-        return self.model_dump(exclude={"name"})
+        """The parameters for the engine: everything but the name (plain values, all of them)."""
+        return {field: value for field, value in self.__dict__.items() if field != "name"}
 
 
 def _name_to_object(value: Any) -> Any:
