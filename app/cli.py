@@ -17,9 +17,11 @@ NumPy's BLAS starts, so the service and the offline commands are imported when t
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 import uvicorn
@@ -61,6 +63,39 @@ def uvicorn_options(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
+CGROUP_CPU_LIMITS = (
+    (Path("/sys/fs/cgroup/cpu.max"), None),  # cgroup v2: "QUOTA PERIOD", or "max PERIOD"
+    (Path("/sys/fs/cgroup/cpu/cpu.cfs_quota_us"), Path("/sys/fs/cgroup/cpu/cpu.cfs_period_us")),
+)
+"""Where a container's CPU limit (docker --cpus, a Kubernetes CPU limit) can be read."""
+
+
+def available_cpus(limits: Sequence[tuple[Path, Path | None]] = CGROUP_CPU_LIMITS) -> int:
+    """The CPUs this process may use: those it may run on, fewer if a CPU quota says so.
+
+    os.cpu_count() counts the machine's CPUs, also inside a container that may use one; a
+    quota of 1.5 CPUs counts as 2. The service's work is CPU-bound, one request per worker at a
+    time, so this is its default number of workers.
+    """
+    cpus = len(os.sched_getaffinity(0))
+    quota = cgroup_cpu_quota(limits)
+    return max(1, cpus if quota is None else min(cpus, math.ceil(quota)))
+
+
+def cgroup_cpu_quota(limits: Sequence[tuple[Path, Path | None]]) -> float | None:
+    """The CPU quota of this process's cgroup, in CPUs, or None where there is none."""
+    for quota_file, period_file in limits:
+        try:
+            text = quota_file.read_text().split()
+            if period_file is not None:  # cgroup v1: quota and period in two files
+                text.extend(period_file.read_text().split())
+            quota, period = text
+            return None if quota in ("max", "-1") else int(quota) / int(period)
+        except (OSError, ValueError, ZeroDivisionError):  # not there, or not what it should be
+            continue
+    return None
+
+
 def _add_serve(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = commands.add_parser("serve", help="serve the HTTP API (the default command)")
     parser.add_argument(
@@ -77,8 +112,8 @@ def _add_serve(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument(
         "--workers",
         type=int,
-        default=int(os.environ.get("WEB_CONCURRENCY", "1")),
-        help="worker processes (env WEB_CONCURRENCY; default 1)",
+        default=int(os.environ.get("WEB_CONCURRENCY", "0")) or available_cpus(),
+        help="worker processes (env WEB_CONCURRENCY; default: the CPUs this process may use)",
     )
     parser.add_argument("--access-log", action="store_true", help="log every request")
     parser.add_argument(

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import os
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -34,7 +36,8 @@ def test_serve_is_the_default_command(
     served: list[argparse.Namespace], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     assert run([], monkeypatch) == 0
-    assert (served[0].host, served[0].port, served[0].workers) == ("127.0.0.1", 8000, 1)
+    assert (served[0].host, served[0].port) == ("127.0.0.1", 8000)
+    assert served[0].workers == cli.available_cpus()
 
 
 def test_options_without_a_command_go_to_serve(
@@ -63,3 +66,38 @@ def test_help_lists_the_commands(capsys: pytest.CaptureFixture[str]) -> None:
         cli.main(["--help"])
     assert exit_info.value.code == 0
     assert "serve" in capsys.readouterr().out
+
+
+def cgroup(tmp_path: Path, v2: str | None = None, v1: tuple[str, str] | None = None) -> Any:
+    """CGROUP_CPU_LIMITS pointing at files under tmp_path that hold these limits."""
+    cpu_max, quota_us, period_us = (tmp_path / n for n in ("cpu.max", "quota_us", "period_us"))
+    if v2 is not None:
+        cpu_max.write_text(v2)
+    if v1 is not None:
+        quota_us.write_text(v1[0])
+        period_us.write_text(v1[1])
+    return [(cpu_max, None), (quota_us, period_us)]
+
+
+@pytest.mark.parametrize(
+    ("v2", "v1", "quota"),
+    [
+        ("max 100000\n", None, None),  # cgroup v2 without a limit
+        ("150000 100000\n", None, 1.5),  # docker run --cpus 1.5
+        (None, ("-1\n", "100000\n"), None),  # cgroup v1 without a limit
+        (None, ("50000\n", "100000\n"), 0.5),
+        ("garbage", ("200000\n", "100000\n"), 2.0),  # an unreadable v2 file: v1 is read
+        (None, None, None),  # no cgroup files at all
+    ],
+)
+def test_the_cpu_quota_is_read_from_cgroup_v2_or_v1(
+    tmp_path: Path, v2: str | None, v1: tuple[str, str] | None, quota: float | None
+) -> None:
+    assert cli.cgroup_cpu_quota(cgroup(tmp_path, v2, v1)) == quota
+
+
+def test_the_default_workers_are_the_cpus_a_quota_leaves_rounded_up(tmp_path: Path) -> None:
+    cpus = len(os.sched_getaffinity(0))
+    assert cli.available_cpus(cgroup(tmp_path, v2="max 100000")) == cpus
+    assert cli.available_cpus(cgroup(tmp_path, v2="50000 100000")) == 1
+    assert cli.available_cpus(cgroup(tmp_path, v2=f"{cpus * 100000 - 1} 100000")) == cpus
