@@ -42,16 +42,19 @@ def _to_vector(values: list[float]) -> FloatArray:
 
 
 def _to_matrix(rows: list[list[float]]) -> FloatArray:
-    width = len(rows[0])
-    for i, row in enumerate(rows):
-        if len(row) != width:
-            raise PydanticCustomError(
-                "ragged_rows",
-                "every row must have the same length, but row 0 has {width} numbers "
-                "and row {row} has {length}",
-                {"width": width, "row": i, "length": len(row)},
-            )
-    return np.array(rows, dtype=np.float64)
+    try:
+        return np.array(rows, dtype=np.float64)
+    except ValueError:  # NumPy refuses rows of different lengths: say which
+        width = len(rows[0])
+        for i, row in enumerate(rows):
+            if len(row) != width:
+                raise PydanticCustomError(
+                    "ragged_rows",
+                    "every row must have the same length, but row 0 has {width} numbers "
+                    "and row {row} has {length}",
+                    {"width": width, "row": i, "length": len(row)},
+                ) from None
+        raise
 
 
 def _array_of(inner: Any, convert: Any) -> GetPydanticSchema:

@@ -151,38 +151,25 @@ class NetworkRequest(BaseModel):
                 f"max_layers = {limits.max_layers}",
             )
         in_out = self.resolved_conventions.weight_layout is engine.WeightLayout.IN_OUT
-        in_axis, out_axis = ("rows", "columns") if in_out else ("columns", "rows")
         widths = [self.inputs.shape[-1]]
         for i, layer in enumerate(layers):
-            where = f"network.layers[{i}]"
             n_in, n_out = layer.weights.shape if in_out else layer.weights.shape[::-1]
             if n_in != widths[-1]:
-                below = (
-                    f"each sample of inputs has {widths[-1]} numbers"
-                    if i == 0
-                    else f"layer {i} has {widths[-1]} outputs"
-                )
-                hint = ""
-                if n_out == widths[-1]:
-                    hint = (
-                        f" (weights are read in the {'in_out' if in_out else 'out_in'} layout; "
-                        f"set weight_layout to {'out_in' if in_out else 'in_out'} if yours are "
-                        f"stored the other way round)"
-                    )
-                _fail("shape_mismatch", f"{where}.weights has {n_in} {in_axis} but {below}{hint}")
+                _layer_mismatch(i, n_in, n_out, widths[-1], in_out)
             if layer.biases.shape[0] != n_out:
+                where, out_axis = f"network.layers[{i}]", "columns" if in_out else "rows"
                 entries = _count(layer.biases.shape[0], "entry", "entries")
                 _fail(
                     "shape_mismatch",
                     f"{where}.biases has {entries} but {where}.weights has {n_out} {out_axis}, "
                     "one per output",
                 )
-            name = layer.activation.name
-            if engine.ACTIVATIONS[name].last_layer_only and i != len(layers) - 1:
+            if i != len(layers) - 1 and engine.ACTIVATIONS[layer.activation.name].last_layer_only:
+                name = layer.activation.name
                 _fail(
                     f"{name}_not_last",
-                    f"{where}.activation is {name}, which can only be the last layer's "
-                    f"activation (network.layers[{len(layers) - 1}])",
+                    f"network.layers[{i}].activation is {name}, which can only be the last "
+                    f"layer's activation (network.layers[{len(layers) - 1}])",
                 )
             widths.append(n_out)
         return widths
@@ -192,23 +179,16 @@ class NetworkRequest(BaseModel):
         weights = sum(n_in * n_out for n_in, n_out in pairwise(widths))
         parameters = weights + sum(widths[1:])
         per_sample = widths[0] + 3 * sum(widths[1:]) + widths[-1]
+        widest = max(widths)
         sizes = (
-            ("max_width", max(widths), "the widest layer (inputs included) has {} units"),
-            ("max_batch", n_samples, "inputs has {} samples"),
-            ("max_parameters", parameters, "the network has {} weights and biases"),
-            (
-                "max_activation_elements",
-                n_samples * max(widths),
-                "samples x widest layer is {} numbers per array",
-            ),
-            ("max_work", n_samples * weights, "the forward pass takes {} multiply-adds"),
-            (
-                "max_answer_values",
-                n_samples * per_sample + 2 * parameters,
-                "the answer would hold {} numbers",
-            ),
+            widest,
+            n_samples,
+            parameters,
+            n_samples * widest,
+            n_samples * weights,
+            n_samples * per_sample + 2 * parameters,
         )
-        for name, size, what in sizes:
+        for (name, what), size in zip(_SIZES, sizes, strict=True):
             limit = getattr(limits, name)
             if size > limit:
                 _fail(
@@ -322,6 +302,33 @@ def _resolve_conventions(
         weight_layout=None if weight_layout is None else engine.WeightLayout(weight_layout),
         relu_grad_at_zero=None if relu_grad_at_zero is None else (1 if relu_grad_at_zero else 0),
     )
+
+
+_SIZES = (
+    ("max_width", "the widest layer (inputs included) has {} units"),
+    ("max_batch", "inputs has {} samples"),
+    ("max_parameters", "the network has {} weights and biases"),
+    ("max_activation_elements", "samples x widest layer is {} numbers per array"),
+    ("max_work", "the forward pass takes {} multiply-adds"),
+    ("max_answer_values", "the answer would hold {} numbers"),
+)
+"""The size limits _check_sizes checks, in order, with what each size is in words."""
+
+
+def _layer_mismatch(i: int, n_in: int, n_out: int, below: int, in_out: bool) -> NoReturn:
+    """Layer i takes n_in inputs where the layer below gives it ``below``."""
+    in_axis = "rows" if in_out else "columns"
+    said = (
+        f"each sample of inputs has {below} numbers" if i == 0 else f"layer {i} has {below} outputs"
+    )
+    hint = ""
+    if n_out == below:
+        hint = (
+            f" (weights are read in the {'in_out' if in_out else 'out_in'} layout; "
+            f"set weight_layout to {'out_in' if in_out else 'in_out'} if yours are "
+            f"stored the other way round)"
+        )
+    _fail("shape_mismatch", f"network.layers[{i}].weights has {n_in} {in_axis} but {said}{hint}")
 
 
 def _count(n: int, one: str, many: str) -> str:
