@@ -122,14 +122,12 @@ class NetworkRequest(BaseModel):
         """The targets as rows, shape (n_samples, n_L); class indices become one-hot rows."""
         targets = self.targets
         assert targets is not None, "target_rows needs targets"
-        n_outputs = self._widths()[-1]
-        if isinstance(targets, int):
-            return engine.one_hot(np.array([targets]), n_outputs)
-        if isinstance(targets, list):
-            if self.single_sample:
-                return np.array([targets], dtype=np.float64)
-            return engine.one_hot(np.array(targets), n_outputs)
-        return targets.reshape(1, -1) if targets.ndim == 1 else targets
+        if isinstance(targets, np.ndarray):
+            return targets.reshape(1, -1) if targets.ndim == 1 else targets
+        if isinstance(targets, list) and self.single_sample:
+            return np.array([targets], dtype=np.float64)
+        classes = [targets] if isinstance(targets, int) else targets
+        return engine.one_hot(np.array(classes), self._widths()[-1])
 
     # The checks ---------------------------------------------------------------------------------
 
