@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import copy
+from typing import Any
 
 import httpx
+import orjson
 import pytest
 
 import engine
@@ -165,3 +167,36 @@ async def test_telemetry_can_be_turned_on() -> None:
     async with app_client(Settings(telemetry_enabled=True)) as client:
         response = await client.post("/v1/backprop", json=SPEC_EXAMPLE)
     assert response.json()["loss"] == pytest.approx(SPEC_EXAMPLE_LOSS, rel=1e-12)
+
+
+async def test_a_streamed_body_is_answered_like_one_with_a_length() -> None:
+    """Without Content-Length (chunked), the gate counts the body as it comes, and answers."""
+
+    async def chunks() -> Any:
+        body = orjson.dumps(SPEC_EXAMPLE)
+        for start in range(0, len(body), 50):
+            yield body[start : start + 50]
+
+    async with app_client(Settings()) as client:
+        streamed = await client.post("/v1/backprop", content=chunks(),
+                                     headers={"content-type": "application/json"})  # fmt: skip
+        whole = await client.post("/v1/backprop", json=SPEC_EXAMPLE)
+    assert "content-length" not in streamed.request.headers
+    assert streamed.status_code == 200
+    assert streamed.content == whole.content
+
+
+async def test_the_gates_refusals_carry_cors_headers_when_cors_is_on() -> None:
+    """CORS wraps the gate, so a browser can read a 413 or 503 too (not only the answers)."""
+    origin = {"origin": "https://example.org"}
+    settings = Settings(cors_origins=["https://example.org"], max_body_bytes=1000)
+    async with app_client(settings) as client:
+        answered = await client.post("/v1/backprop", json=SPEC_EXAMPLE, headers=origin)
+        too_large = await client.post(
+            "/v1/backprop", content=b" " * 2000,
+            headers={**origin, "content-type": "application/json"},
+        )  # fmt: skip
+    assert answered.status_code == 200
+    assert too_large.status_code == 413
+    for response in (answered, too_large):
+        assert response.headers["access-control-allow-origin"] == "https://example.org"
