@@ -1,0 +1,99 @@
+"""Where a tiny request's CPU goes, in-process: each part timed alone, then the whole ASGI app.
+
+    .venv/bin/python -m bench.tiny_parts
+
+The rows of docs/performance.md's "Tiny requests" table: the SPEC.md 2-3-2 example validated,
+its engine objects built, the engine's backprop, the answer's dict and its JSON, and the whole
+app (the gate, FastAPI's own __call__ and all) on a fresh request each time, with no server
+around it. The minimum of five repeats of 20,000 calls each, in microseconds.
+"""
+
+from __future__ import annotations
+
+from bench.servers import pin_threads
+
+pin_threads()  # before NumPy is imported
+
+import timeit  # noqa: E402
+from collections.abc import Callable  # noqa: E402
+from typing import Any  # noqa: E402
+
+import uvloop  # noqa: E402
+
+from app.main import create_app  # noqa: E402
+from app.pipeline import dumps  # noqa: E402
+from app.routes.network import compute_backprop  # noqa: E402
+from bench.workloads import tiny  # noqa: E402
+from schemas import BackpropRequest, backprop_payload, conventions_payload  # noqa: E402
+from schemas.grading import backprop_problem  # noqa: E402
+
+CALLS = 20_000
+REPEATS = 5
+
+
+def microseconds(call: Callable[[], object]) -> float:
+    call()
+    return min(timeit.repeat(call, number=CALLS, repeat=REPEATS)) / CALLS * 1e6
+
+
+def main() -> None:
+    body = tiny().body
+    app = create_app()
+    limits = app.pipeline.limits
+    request = BackpropRequest.model_validate_json(body, context={"limits": limits})
+    problem = backprop_problem(request)
+    result = problem.solve()
+    conventions = request.resolved_conventions
+
+    def payload() -> dict[str, Any]:
+        return backprop_payload(
+            result,
+            single_sample=request.single_sample,
+            conventions=conventions_payload(conventions, problem.loss),
+        )
+
+    answer = compute_backprop(request)
+    parts = {
+        "Pydantic validation, shape checks included": lambda: BackpropRequest.model_validate_json(
+            body, context={"limits": limits}
+        ),
+        "building the engine's objects (activations, loss, targets)": lambda: backprop_problem(
+            request
+        ),
+        "the engine's backprop": problem.solve,
+        "the answer's dict": payload,
+        "orjson writing it": lambda: dumps(answer),
+    }
+    for name, call in parts.items():
+        print(f"{microseconds(call):7.1f} us  {name}")
+    print(f"{whole_app(app, body):7.1f} us  all of it through the whole ASGI app")
+
+
+def whole_app(app: Any, body: bytes) -> float:
+    """The app called as uvicorn calls it, a fresh scope each time; sends go nowhere."""
+    headers = [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(body))]
+    scope = {"type": "http", "method": "POST", "path": "/v1/backprop", "root_path": "",
+             "headers": headers, "query_string": b"", "http_version": "1.1", "scheme": "http",
+             "server": ("127.0.0.1", 8000), "client": ("127.0.0.1", 50000)}  # fmt: skip
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        pass
+
+    async def requests(n: int) -> float:
+        start = loop.time()
+        for _ in range(n):
+            await app(dict(scope), receive, send)
+        return (loop.time() - start) / n * 1e6
+
+    loop = uvloop.new_event_loop()
+    loop.run_until_complete(requests(CALLS // 10))  # warm up
+    best = min(loop.run_until_complete(requests(CALLS)) for _ in range(REPEATS))
+    loop.close()
+    return best
+
+
+if __name__ == "__main__":
+    main()
