@@ -107,7 +107,6 @@ def create_app(settings: Settings | None = None) -> Service:
         telemetry=None if settings.telemetry_enabled else TELEMETRY_OFF,
     )
     app.state.settings = settings
-    app.state.pipeline = app.pipeline
     app.state.ready = False
     app.include_routers([m.router for m in (network, grading, catalog, derivatives, health)])
     install_error_handler(app)

@@ -148,7 +148,7 @@ def answers(
         operation = Operation(model, compute, example, heavy)
 
         async def endpoint(request: Request) -> Response:
-            pipeline: Pipeline = request.app.state.pipeline
+            pipeline: Pipeline = request.app.pipeline  # the Service (app/main.py)
             body = await request.body()
             content_type = request.headers.get("content-type")
             return JSONBytesResponse(await pipeline.answer(operation, body, content_type))
