@@ -8,7 +8,10 @@ Every error answer has the shape of schemas.errors.ErrorResponse. What raises wh
     engine.DomainError              an input outside a domain     422
     any other engine.EngineError    the maths refused the input   422  (an expression over
                                     a limit, say; its ``kind`` is the problem's type)
-    HTTPException                   404, 405, 413, 415 ...        its status
+    HTTPException                   404, 405, 413, 415 ...        its status; among them
+      Busy                          no slot or compute thread     503, with Retry-After
+      BodyTooLarge                  over max_body_bytes           413
+      TooManyValues                 over max_body_values          413
     starlette ClientDisconnect      the client went away          nothing to answer; not logged
     anything else                   a bug                         500, logged, no details
 """
@@ -25,6 +28,7 @@ from pydantic import ValidationError
 from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect
 from starlette.responses import JSONResponse, Response
+from starlette.types import Receive, Scope, Send
 
 from engine import DomainError, EngineError, NonFiniteError
 from schemas import MAX_PROBLEMS, UNION_TAGS
@@ -48,6 +52,28 @@ _HTTP_TYPES = {
     415: "unsupported_media_type",
     503: "busy",
 }
+
+
+class Busy(HTTPException):
+    def __init__(self, what: str, retry_after: int) -> None:
+        super().__init__(503, f"the server is busy ({what}): retry in {retry_after} s",
+                         headers={"retry-after": str(retry_after)})  # fmt: skip
+
+
+class BodyTooLarge(HTTPException):
+    def __init__(self, max_bytes: int) -> None:
+        super().__init__(413, f"the body is larger than the limit max_body_bytes = "
+                         f"{max_bytes:,} bytes")  # fmt: skip
+
+
+class TooManyValues(HTTPException):
+    def __init__(self, max_values: int) -> None:
+        super().__init__(413, f"the body holds more than max_body_values = {max_values:,} values")
+
+
+def excerpt(text: str) -> str:
+    """At most _MAX_QUOTED characters of a client's input, to quote in a message."""
+    return text if len(text) <= _MAX_QUOTED else text[: _MAX_QUOTED - 3] + "..."
 
 
 def problem(loc: Loc, msg: str, type_: str) -> dict[str, Any]:
@@ -87,12 +113,22 @@ async def handle_error(request: Request, exc: Exception) -> Response:
     if isinstance(exc, ClientDisconnect):  # gone, or timed out by the server (app/server.py)
         return Response(status_code=CLIENT_CLOSED_REQUEST)
     if isinstance(exc, HTTPException):
-        type_ = _HTTP_TYPES.get(exc.status_code, f"http_{exc.status_code}")
-        response = error_response(exc.status_code, [problem([], str(exc.detail), type_)])
-        response.headers.update(exc.headers or {})
-        return response
+        return http_error_response(exc)
     logger.error("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
     return error_response(500, [problem([], "internal error: it has been logged", "internal")])
+
+
+def http_error_response(exc: HTTPException) -> Response:
+    """An HTTPException in the one error shape, with its headers (Retry-After, say)."""
+    type_ = _HTTP_TYPES.get(exc.status_code, f"http_{exc.status_code}")
+    response = error_response(exc.status_code, [problem([], str(exc.detail), type_)])
+    response.headers.update(exc.headers or {})
+    return response
+
+
+async def refuse(exc: HTTPException, scope: Scope, receive: Receive, send: Send) -> None:
+    """Answer a request with an HTTPException straight from ASGI (for middlewares)."""
+    await http_error_response(exc)(scope, receive, send)
 
 
 EXPECTED_ERRORS = (

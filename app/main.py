@@ -1,27 +1,29 @@
-"""The FastAPI application: ``app.main:app``, built by ``create_app``."""
+"""The FastAPI application: ``app.main:app``, built by ``create_app``.
+
+Stock wiring, as FastAPI's guides show it: the routers, the exception handlers, and the
+middlewares added with ``app.add_middleware``. Every request goes through FastAPI's middleware
+stack, its router and the routes' dependencies, so a middleware, a dependency or an exception
+handler a deployer adds the usual way applies to every endpoint.
+"""
 
 from __future__ import annotations
 
 import gc
 import logging
-import math
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
 
-from fastapi import APIRouter, FastAPI
+from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.telemetry import TelemetryConfig
-from starlette.types import ASGIApp
 
+from app import services
 from app.config import Settings, get_settings
+from app.dependencies import make_pipeline
 from app.errors import install_error_handler
-from app.middleware import Gate
+from app.middleware import AdmissionMiddleware, BodyLimitMiddleware
 from app.openapi import COMMON_ERRORS, install_openapi
-from app.pipeline import BodyRoute, ComputePool, Operation, Pipeline
-from app.routes import catalog, derivatives, grading, health, network
-from schemas import SPEC_EXAMPLE, BackpropRequest
-from schemas.examples import SPEC_EXAMPLE_LOSS
+from app.routes import catalog, derivatives, docs, grading, health, network
 
 logger = logging.getLogger("backprop_service")
 
@@ -33,58 +35,13 @@ updated parameters, in float64, by the textbook's conventions or PyTorch's.
 Every error answer has one shape: `{"detail": [{"loc": [...], "msg": "...", "type": "..."}]}`.
 """
 
-
 TELEMETRY_OFF: TelemetryConfig = {"tracing": False, "metrics": False, "logs": False}
 
-
-class Service(FastAPI):
-    """FastAPI with the gate (app/middleware.py) in front of its whole middleware stack, and
-    CORS, when configured, in front of the gate, so that its refusals carry CORS headers too."""
-
-    def __init__(self, settings: Settings, **options: Any) -> None:
-        super().__init__(**options)
-        self.settings = settings
-        self.operations: dict[str, Operation] = {}
-        self.pipeline = Pipeline(
-            settings.limits(),
-            settings.max_body_values,
-            ComputePool(
-                settings.compute_threads,
-                settings.compute_wait_seconds,
-                settings.retry_after_seconds,
-            ),
-        )
-
-    def include_routers(self, routers: list[APIRouter]) -> None:
-        """Include each router, and note the Operations (app/pipeline.py) of its routes."""
-        for router in routers:
-            self.include_router(router)
-            for route in router.routes:
-                if isinstance(route, BodyRoute):
-                    self.operations[route.path] = route.operation
-
-    def build_middleware_stack(self) -> ASGIApp:
-        settings = self.settings
-        app: ASGIApp = Gate(
-            super().build_middleware_stack(),
-            max_in_flight=settings.max_in_flight,
-            retry_after=settings.retry_after_seconds,
-            max_body_bytes=settings.max_body_bytes,
-            smaller={derivatives.router.prefix: derivatives.MAX_BODY_BYTES},
-            pipeline=self.pipeline,
-            operations=self.operations,
-        )
-        if settings.cors_origins:
-            app = CORSMiddleware(
-                app,
-                allow_origins=settings.cors_origins,
-                allow_methods=["GET", "POST"],
-                allow_headers=["content-type"],
-            )
-        return app
+ROUTERS = (network.router, grading.router, derivatives.router, catalog.router, health.router)
+"""The API's routers, the busiest first: the router tries routes in order."""
 
 
-def create_app(settings: Settings | None = None) -> Service:
+def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
 
     @asynccontextmanager
@@ -94,23 +51,43 @@ def create_app(settings: Settings | None = None) -> Service:
         yield
         app.state.ready = False
 
-    app = Service(
-        settings,
+    app = FastAPI(
         title="backprop-service",
         version="1.0.0",
         description=DESCRIPTION,
         lifespan=lifespan,
-        docs_url="/docs" if settings.docs_enabled else None,
+        docs_url=None,  # served by app/routes/docs.py, after the API's routes
         redoc_url=None,
         openapi_url="/openapi.json" if settings.docs_enabled else None,
         responses=COMMON_ERRORS,
         telemetry=None if settings.telemetry_enabled else TELEMETRY_OFF,
     )
     app.state.settings = settings
+    app.state.pipeline = make_pipeline(settings)
     app.state.ready = False
-    app.include_routers([m.router for m in (network, grading, catalog, derivatives, health)])
+    for router in ROUTERS:
+        app.include_router(router)
+    if settings.docs_enabled:
+        app.include_router(docs.router)
     install_error_handler(app)
-    install_openapi(app, [operation.model for operation in app.operations.values()])
+    install_openapi(app)
+    app.add_middleware(
+        BodyLimitMiddleware,
+        max_body_bytes=settings.max_body_bytes,
+        smaller={derivatives.router.prefix: derivatives.MAX_BODY_BYTES},
+    )
+    app.add_middleware(
+        AdmissionMiddleware,
+        max_in_flight=settings.max_in_flight,
+        retry_after=settings.retry_after_seconds,
+    )
+    if settings.cors_origins:  # outermost, so that a browser can read the refusals too
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST"],
+            allow_headers=["content-type"],
+        )
     return app
 
 
@@ -133,11 +110,10 @@ def _settle_garbage_collector() -> None:
 
 
 def _self_check() -> bool:
-    """Answer the SPEC.md example and compare the loss with the figure SPEC.md gives."""
-    result = network.compute_backprop(BackpropRequest.model_validate(SPEC_EXAMPLE))
-    ok = math.isclose(result["loss"], SPEC_EXAMPLE_LOSS, rel_tol=1e-12)
+    """The contract's worked example, answered as any request is (docs/api.md has its loss)."""
+    ok = services.self_check()
     if not ok:
-        logger.error("self-check failed: loss %r, expected %r", result["loss"], SPEC_EXAMPLE_LOSS)
+        logger.error("self-check failed: the worked example's loss is not the published one")
     return ok
 
 

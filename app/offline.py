@@ -1,11 +1,11 @@
 """The offline commands: grade, problem and backprop, without a server.
 
-They go through the same validation and the same functions as POST /v1/grade, /v1/problems and
-/v1/backprop, and print the same JSON (indented). A bad PROBLEM or REQUEST prints the same
-problems a 422 would list and exits with status 2. A SUBMISSION that cannot be read at all (not
-JSON, a string where a number belongs) is the student's doing: grade then writes a report that
-says so, with no points (PrairieLearn: not gradable), and exits with 0, so that an autograder
-shows the student what went wrong.
+They go through the same validation and the same service functions (app/services.py) as POST
+/v1/grade, /v1/problems and /v1/backprop, and print the same JSON (indented). A bad PROBLEM or
+REQUEST prints the same problems a 422 would list and exits with status 2. A SUBMISSION that
+cannot be read at all (not JSON, a string where a number belongs) is the student's doing: grade
+then writes a report that says so, with no points (PrairieLearn: not gradable), and exits with
+0, so that an autograder shows the student what went wrong.
 """
 
 from __future__ import annotations
@@ -18,13 +18,12 @@ from typing import Any, NoReturn, TypeVar
 import orjson
 from pydantic import BaseModel, ValidationError
 
+from app import services
 from app.errors import describe
-from app.routes.grading import compute_problem
-from app.routes.network import compute_backprop
 from engine import EngineError
-from schemas import DEFAULT_LIMITS, BackpropRequest
+from schemas import DEFAULT_LIMITS, BackpropRequest, convert
 from schemas.gradebook import unreadable
-from schemas.grading import GradeRequest, grade_payload
+from schemas.grading import GradeRequest
 from schemas.problems import ProblemRequest
 
 M = TypeVar("M", bound=BaseModel)
@@ -84,12 +83,12 @@ def grade(args: argparse.Namespace) -> int:
             submission = _read_json(args.submission)
             request = _validate(GradeRequest, {**options, "submission": submission}, None)
         except BadInputError as exc:
-            grader = empty.grader()
+            grader = convert.grader(empty)
             max_score = sum(grader.points.of(key) for key in grader.items)
             message = f"The answer could not be read, so it was not graded.\n{exc}"
             _write(unreadable(message, empty.format, max_score), args.output)
             return 0
-        _write(grade_payload(request), args.output)
+        _write(services.grade(request), args.output)
     except BadInputError as exc:
         _fail(str(exc))
     except EngineError as exc:
@@ -132,7 +131,7 @@ def problem(args: argparse.Namespace) -> int:
     }
     body |= {key: value for key, value in optional.items() if value is not None}
     try:
-        _write(compute_problem(_validate(ProblemRequest, body, "problem")), args.output)
+        _write(services.problems(_validate(ProblemRequest, body, "problem")), args.output)
     except BadInputError as exc:
         _fail(str(exc))
     except EngineError as exc:
@@ -148,7 +147,7 @@ def backprop(args: argparse.Namespace) -> int:
             body = body["problem"]
         if args.explain and isinstance(body, dict):
             body["explain"] = True
-        _write(compute_backprop(_validate(BackpropRequest, body, args.request)), args.output)
+        _write(services.backprop(_validate(BackpropRequest, body, args.request)), args.output)
     except BadInputError as exc:
         _fail(str(exc))
     except EngineError as exc:

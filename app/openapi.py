@@ -1,8 +1,10 @@
-"""OpenAPI for endpoints that read their own body (see pipeline.py).
+"""The OpenAPI document: common error answers, and the models of bodies routes read themselves.
 
-FastAPI documents a request body only when it parses the body itself. The network endpoints
-validate the raw bytes with Pydantic instead, so they declare their body here: ``json_body`` in
-the route's openapi_extra, and ``install_openapi`` to put the models in components/schemas.
+FastAPI documents a request body from a route's parameters when it parses the body itself. The
+network and grading endpoints validate the raw bytes with Pydantic instead (app/pipeline.py),
+so each declares its body in its openapi_extra (``openapi_body``), as FastAPI's guide to custom
+request bodies shows, and ``install_openapi`` adds those models to components/schemas by
+FastAPI's documented way of extending the schema (replacing ``app.openapi``).
 """
 
 from __future__ import annotations
@@ -16,6 +18,9 @@ from pydantic import BaseModel
 from schemas import ErrorResponse
 
 _REF = "#/components/schemas/{model}"
+
+_BODY_MODELS: dict[str, type[BaseModel]] = {}
+"""The models openapi_body has declared, by name."""
 
 COMMON_ERRORS: dict[int | str, dict[str, Any]] = {
     503: {
@@ -39,8 +44,9 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
-def json_body(model: type[BaseModel], example: dict[str, Any]) -> dict[str, Any]:
-    """openapi_extra declaring ``model`` as the JSON request body, with an example."""
+def openapi_body(model: type[BaseModel], example: dict[str, Any]) -> dict[str, Any]:
+    """openapi_extra declaring ``model`` as a route's JSON request body, with an example."""
+    _BODY_MODELS[model.__name__] = model
     return {
         "requestBody": {
             "required": True,
@@ -54,8 +60,8 @@ def json_body(model: type[BaseModel], example: dict[str, Any]) -> dict[str, Any]
     }
 
 
-def install_openapi(app: FastAPI, request_models: list[type[BaseModel]]) -> None:
-    """Make app.openapi() include the request models that routes declare with json_body."""
+def install_openapi(app: FastAPI) -> None:
+    """Make app.openapi() include the request models that routes declare in openapi_extra."""
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
@@ -66,7 +72,7 @@ def install_openapi(app: FastAPI, request_models: list[type[BaseModel]]) -> None
                 routes=app.routes,
             )
             components = schema.setdefault("components", {}).setdefault("schemas", {})
-            for model in request_models:
+            for model in _declared_bodies(schema):
                 model_schema = model.model_json_schema(ref_template=_REF, mode="validation")
                 components.update(model_schema.pop("$defs", {}))
                 components[model.__name__] = model_schema
@@ -74,3 +80,15 @@ def install_openapi(app: FastAPI, request_models: list[type[BaseModel]]) -> None
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
+
+
+def _declared_bodies(schema: dict[str, Any]) -> list[type[BaseModel]]:
+    """The request models referred to by the operations' openapi_extra bodies."""
+    names = {
+        body["schema"]["$ref"].rsplit("/", 1)[-1]
+        for path in schema.get("paths", {}).values()
+        for operation in path.values()
+        for body in operation.get("requestBody", {}).get("content", {}).values()
+        if "$ref" in body.get("schema", {})
+    }
+    return [_BODY_MODELS[name] for name in sorted(names) if name in _BODY_MODELS]

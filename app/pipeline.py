@@ -1,66 +1,65 @@
-"""How a JSON request becomes a JSON answer, for every endpoint that takes a body.
+"""How a JSON body becomes a JSON answer, for the endpoints that take a network.
 
-The body is validated by Pydantic straight from the bytes (no json.loads pass first), its
-arrays come out as NumPy arrays, the engine works on them, and orjson writes the answer from
-the arrays. Small requests run right here, on the event loop, where a thread hop would cost more
-than the work; large ones run in a worker thread (a bounded pool of them) so that the event loop
-keeps serving others.
+A route hands its ``Request`` to ``Pipeline.answer`` with the request model and the service
+function (app/services.py) that computes the answer. The body is validated by Pydantic straight
+from the bytes (no json.loads pass first), its arrays come out as NumPy arrays, the service
+works on them, and orjson writes the answer from the arrays, into an ordinary Response that goes
+back through FastAPI's middleware like any other.
 
-An endpoint that answers this way is an ``Operation``: a request model and the function that
-computes the answer's payload from it. ``@answers(Model, example=...)`` makes one of such a
-function, and registering it on a router whose route class is ``BodyRoute`` documents it as
-usual. The gate (app/middleware.py) runs operations straight from the raw ASGI request, past
-FastAPI's routing; FastAPI's route answers them the same way under a root_path.
-docs/performance.md has the figures behind each choice made here.
+Where the work runs is decided by the work itself, never by the body's size: a request whose
+estimated multiply-adds and answer (``cost()``, the same estimates the size limits check) are
+both tiny, as the contract's 2-3-2 example is, is answered right on the event loop, where a
+thread hop would cost more than the work. Every other request is computed in a compute thread,
+at most ``compute_threads`` at a time, waiting at most ``compute_wait_seconds`` for one, so
+that the event loop keeps serving others. (A large body is also validated in the compute
+thread: its validation alone takes milliseconds.) docs/performance.md has the figures.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from email.message import Message
-from functools import lru_cache
-from typing import Any, Protocol, TypeVar, cast
+from functools import lru_cache, partial
+from typing import TypeVar
 
 import anyio
 import anyio.to_thread
-import orjson
 from fastapi import Request
-from fastapi.routing import APIRoute
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
-from app.openapi import json_body
-from schemas.limits import Limits
+from app.errors import Busy, TooManyValues, excerpt
+from app.services import Payload, dumps
+from schemas.limits import Cost, Limits
 
-RequestModel = TypeVar("RequestModel", bound=BaseModel)
 T = TypeVar("T")
-
-Payload = dict[str, Any]
+Model = TypeVar("Model", bound=BaseModel)
 
 INLINE_BODY_BYTES = 16 * 1024
-"""Bodies up to this size are answered on the event loop (well under a millisecond of work)."""
+"""Bodies up to this size are validated on the event loop (validation is linear in the bytes:
+well under a millisecond for 16 KiB); larger ones in the compute thread with their work."""
+
+INLINE_WORK = 65_536
+"""Multiply-adds of a forward pass small enough to answer on the event loop (tens of us)."""
+
+INLINE_ANSWER_VALUES = 4_096
+"""Numbers in an answer small enough to write on the event loop (a few tens of KB of JSON)."""
+
+
+def tiny(cost: Cost) -> bool:
+    """Whether a request of this cost is answered on the event loop."""
+    return cost.work <= INLINE_WORK and cost.answer_values <= INLINE_ANSWER_VALUES
 
 
 class JSONBytesResponse(Response):
     media_type = "application/json"
 
 
-class Busy(HTTPException):
-    def __init__(self, what: str, retry_after: int) -> None:
-        super().__init__(503, f"the server is busy ({what}): retry in {retry_after} s",
-                         headers={"retry-after": str(retry_after)})  # fmt: skip
-
-
-class TooManyValues(HTTPException):
-    def __init__(self, max_values: int) -> None:
-        super().__init__(413, f"the body holds more than max_body_values = {max_values:,} values")
-
-
 @dataclass
 class ComputePool:
-    """At most ``threads`` large requests computed at once; the others wait up to ``wait_seconds``.
+    """At most ``threads`` requests computed at once; the others wait up to ``wait_seconds``.
 
     The waiting is bounded so that a burst of large requests is answered 503 (retry later)
     rather than queued without end, each holding its body in memory.
@@ -77,27 +76,11 @@ class ComputePool:
         with anyio.move_on_after(self.wait_seconds) as timer:
             await self._limiter.acquire()
         if timer.cancelled_caught:
-            raise Busy(f"{self.threads} large requests computing", self.retry_after)
+            raise Busy(f"{self.threads} requests computing", self.retry_after)
         try:
             return await anyio.to_thread.run_sync(work)
         finally:
             self._limiter.release()
-
-
-@dataclass(frozen=True)
-class Operation:
-    """What an endpoint does with its body: validate it as ``model``, ``compute`` the payload.
-
-    example: the request body the API docs show.
-    heavy: the work is not bounded by the body's size (grading recomputes the answer under
-        every mistake, gradcheck runs two forward passes per parameter), so it always runs in
-        a compute thread.
-    """
-
-    model: type[BaseModel]
-    compute: Callable[[Any], Payload]
-    example: dict[str, Any]
-    heavy: bool = False
 
 
 @dataclass(frozen=True)
@@ -107,82 +90,49 @@ class Pipeline:
     limits: Limits
     max_body_values: int
     compute: ComputePool
+    context: dict[str, Limits] = field(init=False)
+    """The validation context of every request: the limits in force."""
 
-    async def answer(self, operation: Operation, body: bytes, content_type: str | None) -> bytes:
-        """The JSON answer of ``operation`` to a body sent with this Content-Type."""
-        require_json(content_type)
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "context", {"limits": self.limits})
+
+    async def answer(
+        self,
+        request: Request,
+        model: type[Model],
+        compute: Callable[[Model], Payload],
+        *,
+        cost: Callable[[Model], Cost] | None = None,
+    ) -> Response:
+        """The JSON answer of ``compute`` to the request's body, validated as ``model``.
+
+        cost: the request's estimated cost; without one the work always runs in a compute
+            thread (grading recomputes the answer under every mistake, gradcheck runs two
+            forward passes per parameter: work the shapes alone do not bound tightly).
+        """
+        require_json(request.headers.get("content-type"))
+        body = await request.body()
         max_values = self.max_body_values
         # JSON with n commas is at least 2n + 1 bytes long ("0,0,0"): count only in a body that long
         if len(body) >= 2 * max_values - 1 and body.count(b",") >= max_values:
             raise TooManyValues(max_values)
+        if len(body) > INLINE_BODY_BYTES:
+            return JSONBytesResponse(
+                await self.compute.run(partial(self._answer, model, compute, body))
+            )
+        parsed = model.model_validate_json(body, context=self.context)
+        if cost is not None and tiny(cost(parsed)):
+            return JSONBytesResponse(dumps(compute(parsed)))
+        return JSONBytesResponse(await self.compute.run(partial(_dumped, compute, parsed)))
 
-        def work() -> bytes:
-            parsed = operation.model.model_validate_json(body, context={"limits": self.limits})
-            return dumps(operation.compute(parsed))
-
-        if not operation.heavy and len(body) <= INLINE_BODY_BYTES:
-            return work()
-        return await self.compute.run(work)
-
-
-Endpoint = Callable[[Request], Coroutine[Any, Any, Response]]
-
-
-class OperationEndpoint(Protocol):
-    """A FastAPI endpoint that answers by an Operation, which it carries."""
-
-    operation: Operation
-
-    def __call__(self, request: Request) -> Coroutine[Any, Any, Response]: ...
+    def _answer(
+        self, model: type[Model], compute: Callable[[Model], Payload], body: bytes
+    ) -> bytes:
+        return dumps(compute(model.model_validate_json(body, context=self.context)))
 
 
-def answers(
-    model: type[RequestModel], *, example: dict[str, Any], heavy: bool = False
-) -> Callable[[Callable[[RequestModel], Payload]], OperationEndpoint]:
-    """Make an endpoint of a function from the validated request to the answer's payload.
-
-    The endpoint keeps the function's name and docstring, which the API docs show.
-    """
-
-    def decorate(compute: Callable[[RequestModel], Payload]) -> OperationEndpoint:
-        operation = Operation(model, compute, example, heavy)
-
-        async def endpoint(request: Request) -> Response:
-            pipeline: Pipeline = request.app.pipeline  # the Service (app/main.py)
-            body = await request.body()
-            content_type = request.headers.get("content-type")
-            return JSONBytesResponse(await pipeline.answer(operation, body, content_type))
-
-        for name in ("__name__", "__qualname__", "__module__", "__doc__"):
-            setattr(endpoint, name, getattr(compute, name))
-        typed = cast(OperationEndpoint, endpoint)
-        typed.operation = operation
-        return typed
-
-    return decorate
-
-
-class BodyRoute(APIRoute):
-    """A route whose endpoint is an OperationEndpoint: it reads its own body.
-
-    FastAPI's request handler would look for a body to parse, solve (no) dependencies and
-    validate (no) return value: work such an endpoint does not need. Its OpenAPI entry is the
-    usual one (response_model, responses), with the operation's model as the request body.
-    """
-
-    def __init__(self, path: str, endpoint: Callable[..., Any], **options: Any) -> None:
-        self.operation: Operation = cast(OperationEndpoint, endpoint).operation
-        options["openapi_extra"] = json_body(self.operation.model, self.operation.example)
-        super().__init__(path, endpoint, **options)
-
-    def get_route_handler(self) -> Endpoint:
-        endpoint: Endpoint = self.endpoint
-        return endpoint
-
-
-def dumps(payload: Any) -> bytes:
-    """JSON bytes of a payload whose arrays are NumPy arrays."""
-    return orjson.dumps(payload, option=orjson.OPT_SERIALIZE_NUMPY)
+def _dumped(compute: Callable[[Model], Payload], parsed: Model) -> bytes:
+    return dumps(compute(parsed))
 
 
 def require_json(content_type: str | None) -> None:
@@ -192,7 +142,7 @@ def require_json(content_type: str | None) -> None:
     raise HTTPException(
         415,
         f"the body must be JSON, sent with Content-Type: application/json "
-        f"(this request says {content_type or 'nothing'})",
+        f"(this request says {excerpt(content_type) if content_type else 'nothing'})",
     )
 
 

@@ -1,7 +1,8 @@
 """The maths of backprop-service: pure NumPy, float64, no web and no JSON.
 
 Build a ``Network`` of ``DenseLayer``s with activations from ``make_activation``, pick a loss
-with ``make_loss`` under a set of ``Conventions``, then call ``forward`` or ``backprop``.
+with ``make_loss`` under a set of ``Conventions``, then call ``forward`` or ``backprop`` (or
+``BackpropProblem(...).solve()``, which /v1/backprop, the grader and gradcheck share).
 """
 
 from engine.activations import ACTIVATIONS, Activation, make_activation
@@ -18,6 +19,7 @@ from engine.network import (
     evaluate_loss,
     forward,
 )
+from engine.problem import BackpropProblem
 
 __all__ = [
     "ACTIVATIONS",
@@ -25,6 +27,7 @@ __all__ = [
     "PRESETS",
     "Activation",
     "Backprop",
+    "BackpropProblem",
     "Conventions",
     "DenseLayer",
     "DomainError",

@@ -14,7 +14,7 @@ over the samples, list each sample's term. Only small networks are explained (se
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 
@@ -50,11 +50,14 @@ class Entry:
     formula: Formula
 
 
-def too_large_to_explain(network: Network, n_samples: int) -> str | None:
-    """None when the network is small enough to explain, else what is too large."""
-    widest = max(max(layer.weights.shape) for layer in network.layers)
-    if len(network.layers) > MAX_LAYERS:
-        return f"the network has {len(network.layers)} layers (at most {MAX_LAYERS})"
+def too_large_to_explain(widths: Sequence[int], n_samples: int) -> str | None:
+    """None when a network this size is small enough to explain, else what is too large.
+
+    widths : n_0 (inputs), n_1, ..., n_L
+    """
+    n_layers, widest = len(widths) - 1, max(widths)
+    if n_layers > MAX_LAYERS:
+        return f"the network has {n_layers} layers (at most {MAX_LAYERS})"
     if widest > MAX_UNITS:
         return f"a layer has {widest} units (at most {MAX_UNITS}, inputs included)"
     if n_samples > MAX_SAMPLES:

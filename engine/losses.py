@@ -82,6 +82,19 @@ class Loss(ABC):
         """Whether dL/dz of a last layer with this activation has a fused, stable form."""
         return False
 
+    def output_value(self, f: Activation, z: FloatArray, o: FloatArray, y: FloatArray) -> float:
+        """L of an output layer with activation f, pre-activations z and outputs o = f(z)."""
+        return self.value_from_logits(z, y) if self.fuses_with(f) else self.value(o, y)
+
+    def output_gradient(
+        self, f: Activation, z: FloatArray, o: FloatArray, y: FloatArray
+    ) -> tuple[float, FloatArray, bool]:
+        """L, and where backprop starts: dL/dz^L from the logits when this loss fuses with f
+        (then the flag is True), dL/do otherwise (the output layer carries it through f')."""
+        if self.fuses_with(f):
+            return self.value_from_logits(z, y), self.delta_from_logits(z, y), True
+        return self.value(o, y), self.gradient(o, y), False
+
     def value_from_logits(self, z: FloatArray, y: FloatArray) -> float:
         raise NotImplementedError(f"{self.name} has no fused form")
 

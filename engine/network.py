@@ -4,12 +4,16 @@ With a^0 = x (ndarray of shape (n_samples, n_0)) and layers l = 1..L:
 
     z^l = a^(l-1) W^l + b^l                     pre-activations, (n_samples, n_l)
     a^l = f_l(z^l)                              activations, (n_samples, n_l)
-    delta^L = f_L'(z^L) * dL/da^L               or the fused / softmax-Jacobian form
-    delta^l = (delta^(l+1) W^(l+1)^T) * f_l'(z^l)
+    delta^L = f_L'(z^L) * dL/da^L               or the fused form of the loss (p - y)
+    delta^l = f_l'(z^l) * (delta^(l+1) W^(l+1)^T)
     dL/dW^l = a^(l-1)^T delta^l                 (n_(l-1), n_l) in the in_out layout
     dL/db^l = sum over samples of delta^l       (n_l,)
     dL/dx   = delta^1 W^1^T                     (n_samples, n_0)
     W' = W - eta dL/dW, b' = b - eta dL/db      (+ for gradient ascent)
+
+One layer's whole backward step is ``DenseLayer.backward`` (numpy-ml's FullyConnected._bwd has
+the same four lines); ``backprop`` runs the forward pass, asks the loss for dL/da^L, and walks
+the layers from L down to 1 with a plain index loop, as Nielsen's network.py does.
 
 Every quantity is float64. Nothing overflows for |z| up to 1000; a quantity that still comes out
 inf or nan (from a learning rate of 1e308, say) raises NonFiniteError naming it, and no warning
@@ -19,7 +23,7 @@ is ever emitted. Shapes are the caller's responsibility (schemas/ checks them).
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal, get_args
 
@@ -32,12 +36,12 @@ from engine.losses import Loss
 from engine.types import FloatArray, matmul
 
 CarryBack = Callable[[FloatArray, FloatArray], FloatArray]
-"""How delta^(l+1) is carried back through W^(l+1) (in_out, (n_l, n_(l+1))) to layer l."""
+"""How delta^l is carried back through W^l (in_out, (n_(l-1), n_l)) to dL/da^(l-1)."""
 
 
-def carry_back(delta_above: FloatArray, W_above: FloatArray) -> FloatArray:
-    """delta^(l+1) W^(l+1)^T, of shape (n_samples, n_l): the textbook's recursion step."""
-    return matmul(delta_above, W_above.T)
+def carry_back(delta: FloatArray, W: FloatArray) -> FloatArray:
+    """dL/da^(l-1) = delta^l W^l^T, of shape (n_samples, n_(l-1)): the recursion's step."""
+    return matmul(delta, W.T)
 
 
 LayerQuantity = Literal[
@@ -50,7 +54,18 @@ LayerQuantity = Literal[
     "updated_biases",
 ]
 LAYER_QUANTITIES: tuple[LayerQuantity, ...] = get_args(LayerQuantity)
-"""What backprop answers for each layer, under the names of SPEC.md's answer, in order."""
+"""What backprop answers for each layer, under the names of the answer (docs/api.md), in order."""
+
+
+@dataclass(frozen=True, slots=True)
+class LayerGradients:
+    """delta^l, dL/dW^l and dL/db^l of one layer, and its parameters after one step."""
+
+    delta: FloatArray
+    weight_gradient: FloatArray
+    bias_gradient: FloatArray
+    updated_weights: FloatArray
+    updated_biases: FloatArray
 
 
 @dataclass(frozen=True)
@@ -65,6 +80,53 @@ class DenseLayer:
     biases: FloatArray
     activation: Activation
 
+    def forward(self, a_prev: FloatArray, layout: WeightLayout) -> tuple[FloatArray, FloatArray]:
+        """z = a_prev W + b and a = f(z), each of shape (n_samples, n_out).
+
+        a_prev : ndarray of shape (n_samples, n_in), the activations of the layer below
+        """
+        z = matmul(a_prev, layout.as_in_out(self.weights)) + self.biases
+        return z, self.activation.forward(z)
+
+    def backward(
+        self,
+        a_prev: FloatArray,
+        z: FloatArray,
+        a: FloatArray,
+        upstream: FloatArray,
+        *,
+        layout: WeightLayout,
+        step: float,
+        fused: bool = False,
+        carry: CarryBack = carry_back,
+    ) -> tuple[LayerGradients, FloatArray]:
+        """This layer's backward step, given upstream = dL/da from the layer above:
+
+            delta   = f'(z) * upstream            (upstream is delta itself when ``fused``)
+            dL/dW   = a_prev^T delta              (in the weights' layout)
+            dL/db   = sum over samples of delta
+            W' = W + step dL/dW, b' = b + step dL/db        (step = -eta; +eta for ascent)
+
+        and dL/da_prev = delta W^T, the upstream of the layer below (dL/dx below layer 1).
+
+        fused : the loss has already carried dL/da through f' (softmax with cross-entropy:
+            delta = p - y), so upstream is this output layer's delta
+        carry : the step from delta to dL/da_prev; graders swap it to recompute an answer
+            under a student's mistake (weights not transposed, say)
+        Returns the layer's gradients and dL/da_prev, of shape (n_samples, n_in).
+        """
+        delta = upstream if fused else self.activation.vjp(z, a, upstream)
+        grad_W = layout.gradient(a_prev, delta)
+        grad_b: FloatArray = np.add.reduce(delta, axis=0)
+        gradients = LayerGradients(
+            delta,
+            grad_W,
+            grad_b,
+            self.weights + step * grad_W,
+            self.biases + step * grad_b,
+        )
+        return gradients, carry(delta, layout.as_in_out(self.weights))
+
 
 @dataclass(frozen=True)
 class Network:
@@ -73,8 +135,14 @@ class Network:
     layers: tuple[DenseLayer, ...]
     layout: WeightLayout = WeightLayout.IN_OUT
 
+    @property
+    def widths(self) -> list[int]:
+        """n_0 (inputs), n_1, ..., n_L."""
+        shapes = [self.layout.as_in_out(layer.weights).shape for layer in self.layers]
+        return [shapes[0][0], *(n_out for _, n_out in shapes)]
 
-@dataclass(frozen=True)
+
+@dataclass(frozen=True, slots=True)
 class ForwardPass:
     """z^l and a^l of every layer, l = 1..L, each of shape (n_samples, n_l)."""
 
@@ -86,18 +154,7 @@ class ForwardPass:
         return self.activations[-1]
 
 
-@dataclass(frozen=True)
-class LayerGradients:
-    """delta^l, dL/dW^l and dL/db^l of one layer, and its parameters after one step."""
-
-    delta: FloatArray
-    weight_gradient: FloatArray
-    bias_gradient: FloatArray
-    updated_weights: FloatArray
-    updated_biases: FloatArray
-
-
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Backprop:
     """Everything one step of backpropagation computes."""
 
@@ -121,12 +178,9 @@ def forward(network: Network, x: FloatArray) -> ForwardPass:
 
 def evaluate_loss(network: Network, fwd: ForwardPass, y: FloatArray, loss: Loss) -> float:
     """The loss of a forward pass against targets y of shape (n_samples, n_L)."""
-    last = network.layers[-1].activation
+    output = network.layers[-1].activation
     with np.errstate(all="ignore"):
-        if loss.fuses_with(last):
-            value = loss.value_from_logits(fwd.pre_activations[-1], y)
-        else:
-            value = loss.value(fwd.outputs, y)
+        value = loss.output_value(output, fwd.pre_activations[-1], fwd.outputs, y)
     if not math.isfinite(value):
         _raise_first_non_finite([_loss_check(value)])
     return value
@@ -146,23 +200,26 @@ def backprop(
 
     x : ndarray of shape (n_samples, n_0)
     y : ndarray of shape (n_samples, n_L), targets (class indices made one-hot by the caller)
-    carry : the recursion's step from delta^(l+1) to layer l; graders swap it to recompute
-        an answer under a student's mistake (weights not transposed, say)
+    carry : the recursion's step from delta^l to dL/da^(l-1) (see DenseLayer.backward)
+    Raises NonFiniteError naming the first quantity that is not finite.
     """
-    layout = network.layout
+    layers, layout = network.layers, network.layout
+    step = learning_rate if ascent else -learning_rate
     with np.errstate(all="ignore"):
         fwd = _forward(network, x)
-        loss_value, delta_L = _loss_and_output_delta(network.layers[-1].activation, fwd, y, loss)
-        deltas = _deltas(network, fwd, delta_L, carry)
-        input_gradient = matmul(deltas[0], layout.as_in_out(network.layers[0].weights).T)
-        step = learning_rate if ascent else -learning_rate
-        layers = tuple(
-            _layer_step(layer, a, delta, layout, step)
-            for layer, a, delta in zip(
-                network.layers, (x, *fwd.activations[:-1]), deltas, strict=True
-            )
+        zs, activations = fwd.pre_activations, fwd.activations
+        loss_value, upstream, fused = loss.output_gradient(
+            layers[-1].activation, zs[-1], activations[-1], y
         )
-    result = Backprop(fwd, loss_value, layers, input_gradient)
+        gradients: list[LayerGradients] = [None] * len(layers)  # type: ignore[list-item]
+        for l in reversed(range(len(layers))):  # noqa: E741 (l is the textbook's layer index)
+            a_prev = activations[l - 1] if l > 0 else x
+            gradients[l], upstream = layers[l].backward(
+                a_prev, zs[l], activations[l], upstream,
+                layout=layout, step=step, fused=fused, carry=carry,
+            )  # fmt: skip
+            fused = False  # only the output layer's delta can come from the loss
+    result = Backprop(fwd, loss_value, tuple(gradients), upstream)
     _require_finite_backprop(result, learning_rate)
     return result
 
@@ -172,52 +229,10 @@ def _forward(network: Network, x: FloatArray) -> ForwardPass:
     activations: list[FloatArray] = []
     a = x
     for layer in network.layers:
-        z = matmul(a, network.layout.as_in_out(layer.weights)) + layer.biases
-        a = layer.activation.forward(z)
+        z, a = layer.forward(a, network.layout)
         zs.append(z)
         activations.append(a)
     return ForwardPass(tuple(zs), tuple(activations))
-
-
-def _layer_step(
-    layer: DenseLayer, a_prev: FloatArray, delta: FloatArray, layout: WeightLayout, step: float
-) -> LayerGradients:
-    """delta^l, dL/dW^l = a^(l-1)^T delta^l, dL/db^l and the parameters after one step."""
-    grad_W = layout.gradient(a_prev, delta)
-    grad_b = delta.sum(axis=0)
-    return LayerGradients(
-        delta, grad_W, grad_b, layer.weights + step * grad_W, layer.biases + step * grad_b
-    )
-
-
-def _loss_and_output_delta(
-    activation: Activation, fwd: ForwardPass, y: FloatArray, loss: Loss
-) -> tuple[float, FloatArray]:
-    """L and delta^L = dL/dz^L: fused from the logits where the loss allows it."""
-    z, a = fwd.pre_activations[-1], fwd.outputs
-    if loss.fuses_with(activation):
-        return loss.value_from_logits(z, y), loss.delta_from_logits(z, y)
-    return loss.value(a, y), activation.vjp(z, a, loss.gradient(a, y))
-
-
-def _deltas(
-    network: Network, fwd: ForwardPass, delta_L: FloatArray, carry: CarryBack
-) -> list[FloatArray]:
-    """delta^l for l = 1..L by the recursion delta^l = (delta^(l+1) W^(l+1)^T) * f_l'(z^l)."""
-    deltas = [delta_L]
-    for layer, layer_above, z, a in _downward(network, fwd):
-        upstream = carry(deltas[-1], network.layout.as_in_out(layer_above.weights))
-        deltas.append(layer.activation.vjp(z, a, upstream))
-    deltas.reverse()
-    return deltas
-
-
-def _downward(
-    network: Network, fwd: ForwardPass
-) -> Iterator[tuple[DenseLayer, DenseLayer, FloatArray, FloatArray]]:
-    """(layer l, layer l + 1, z^l, a^l) for l = L - 1 down to 1."""
-    for i in reversed(range(len(network.layers) - 1)):
-        yield network.layers[i], network.layers[i + 1], fwd.pre_activations[i], fwd.activations[i]
 
 
 _Z_OVERFLOW = "the weighted sum overflowed float64: the weights, biases or inputs are too large"
@@ -268,16 +283,19 @@ def _backprop_checks(result: Backprop, learning_rate: float) -> list[Check]:
 def _require_finite_backprop(result: Backprop, learning_rate: float) -> None:
     """Raise NonFiniteError naming the first quantity of a backprop that is not all finite.
 
-    Every quantity is finite when these are: the deltas and gradients are left out, because an
-    elementwise step carries any inf or nan of theirs into a quantity that is checked (delta^l
-    into dL/db^l by a sum, a gradient into the updated parameters by W + step g, where even
-    0 * inf is nan). Only when one is not finite is every quantity checked, in order.
+    Every quantity is finite when these are, so only these are checked on the way out:
+    - z^l: an activation of a finite z is finite (tests/test_stability.py holds every
+      activation to it), so a^l needs no check of its own;
+    - the updated parameters: an elementwise step carries any inf or nan of a delta or a
+      gradient into them (delta^l into dL/db^l by a sum, dL/dW into W + step dL/dW, where even
+      0 * inf is nan);
+    - dL/dx and the loss, which nothing else is computed from.
+    Only when one is not finite is every quantity checked, in order, to name the first.
     """
-    fwd, layers = result.forward, result.layers
+    layers = result.layers
     if math.isfinite(result.loss) and _all_finite(
         [
-            *fwd.pre_activations,
-            *fwd.activations,
+            *result.forward.pre_activations,
             result.input_gradient,
             *(g.updated_weights for g in layers),
             *(g.updated_biases for g in layers),
@@ -295,7 +313,7 @@ def _all_finite(arrays: list[FloatArray]) -> bool:
     one BLAS call with no temporary array: twice as fast as np.isfinite(array).all() on small
     arrays, faster on large ones, and every quantity of every request is checked.
     """
-    return math.isfinite(sum(np.vdot(a, a) for a in arrays)) or all(
+    return math.isfinite(sum(map(np.vdot, arrays, arrays))) or all(
         np.isfinite(a).all() for a in arrays
     )
 

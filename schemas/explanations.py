@@ -14,9 +14,8 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from engine import Backprop
+from engine import Backprop, BackpropProblem
 from engine.explain import EXPLAINED, explain
-from engine.grading import BackpropProblem
 
 _PER_SAMPLE = frozenset({"pre_activations", "activations", "deltas"})
 

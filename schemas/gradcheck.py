@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal, Self
 from pydantic import BaseModel, Field, model_validator
 from pydantic_core import PydanticCustomError
 
-from engine.gradcheck import DEFAULT_EPSILON, THRESHOLDS, GradientCheck, gradcheck
+from engine.gradcheck import DEFAULT_EPSILON, THRESHOLDS, GradientCheck
 from schemas.arrays import Targets
 from schemas.requests import NetworkRequest
 
@@ -29,7 +29,7 @@ class GradcheckRequest(NetworkRequest):
     @model_validator(mode="after")
     def _check_cost(self) -> Self:
         parameters = sum(layer.weights.size + layer.biases.size for layer in self.network.layers)
-        work = self.samples.shape[0] * parameters * parameters
+        work = self.n_samples * parameters * parameters
         if parameters > MAX_PARAMETERS or work > MAX_WORK:
             raise PydanticCustomError(
                 "limit_exceeded",
@@ -68,15 +68,8 @@ class GradcheckResponse(BaseModel):
     parameters: list[TensorCheckAnswer]
 
 
-def gradcheck_payload(req: GradcheckRequest) -> dict[str, Any]:
-    conventions = req.resolved_conventions
-    result: GradientCheck = gradcheck(
-        req.build_network(conventions),
-        req.samples,
-        req.target_rows(),
-        req.build_loss(conventions),
-        epsilon=req.epsilon,
-    )
+def gradcheck_payload(result: GradientCheck) -> dict[str, Any]:
+    """The /v1/gradcheck answer of the engine's check."""
     return {
         "verdict": result.verdict,
         "max_relative_error": result.max_relative_error,

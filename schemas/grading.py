@@ -12,28 +12,12 @@ is the student's mistake, reported as feedback in the graded item, never as a 42
 
 from __future__ import annotations
 
-from collections import Counter
 from typing import Annotated, Any, NoReturn, Self
 
-import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, model_validator
 from pydantic_core import PydanticCustomError
 
-from engine.grading import (
-    DEFAULT_ATOL,
-    DEFAULT_RTOL,
-    LAYER_QUANTITIES,
-    QUANTITIES,
-    BackpropProblem,
-    Grader,
-    ItemGrade,
-    ItemKey,
-    Points,
-    Quantity,
-    Tolerance,
-    all_items,
-)
-from engine.types import FloatArray
+from engine.grading import DEFAULT_ATOL, DEFAULT_RTOL, QUANTITIES, ItemGrade, Quantity, all_items
 from schemas.arrays import FiniteFloat, NonNegativeFloat, Samples
 from schemas.gradebook import GradedItem, ReportFormat, report
 from schemas.requests import BackpropRequest
@@ -73,20 +57,6 @@ class Submission(_Strict):
     )
     input_gradients: Samples | None = Field(default=None, description="accepted, not graded")
     conventions: dict[str, Any] | None = Field(default=None, description="accepted, not graded")
-
-    def answers(self) -> dict[ItemKey, FloatArray]:
-        """Every answered item as an array, for the grader."""
-        found: dict[ItemKey, Any] = {}
-        if self.loss is not None:
-            found[ItemKey("loss")] = self.loss
-        if self.outputs is not None:
-            found[ItemKey("outputs")] = self.outputs
-        for i, layer in enumerate(self.layers):
-            for quantity in LAYER_QUANTITIES:
-                value = getattr(layer, quantity)
-                if value is not None:
-                    found[ItemKey(quantity, i)] = value
-        return {key: np.asarray(value, dtype=np.float64) for key, value in found.items()}
 
 
 # How to grade it ---------------------------------------------------------------------------------
@@ -169,24 +139,6 @@ class GradingOptions(_Strict):
                 f"{n_layers} layers",
             )
 
-    def grader(self) -> Grader:
-        """The grader of this problem under these options (solves the problem)."""
-        points = self.points
-        return Grader(
-            backprop_problem(self.problem),
-            all_items(len(self.problem.network.layers), tuple(self.quantities)),
-            tolerance=Tolerance(self.tolerance.rtol, self.tolerance.atol),
-            points=Points(
-                default=points.default,
-                quantities=points.quantities,
-                layers=None if points.layers is None else tuple(points.layers),
-                items=points.items,
-            ),
-            partial_credit=self.partial_credit,
-            worked_formulas=self.worked_formulas,
-            single_sample=self.problem.single_sample,
-        )
-
 
 class GradeRequest(GradingOptions):
     """POST /v1/grade: one answer to one problem."""
@@ -224,19 +176,6 @@ class BatchGradeRequest(GradingOptions):
         return self
 
 
-def backprop_problem(req: BackpropRequest) -> BackpropProblem:
-    """A /v1/backprop request as the engine's problem."""
-    conventions = req.resolved_conventions
-    return BackpropProblem(
-        req.build_network(conventions),
-        req.samples,
-        req.target_rows(),
-        req.build_loss(conventions),
-        req.learning_rate,
-        req.ascent,
-    )
-
-
 # The answers -------------------------------------------------------------------------------------
 
 
@@ -272,34 +211,9 @@ def _details(grade: ItemGrade) -> dict[str, Any]:
     return details
 
 
-def grade_payload(req: GradeRequest) -> dict[str, Any]:
-    """The /v1/grade answer in the format the request names."""
-    grades = req.grader().grade(req.submission.answers())
-    return report(graded_items(grades), req.format)
-
-
-def batch_payload(req: BatchGradeRequest) -> dict[str, Any]:
-    """The /v1/grade/batch answer: each student's report, and what the class got wrong."""
-    grader = req.grader()
-    results: list[dict[str, Any]] = []
-    scores: list[float] = []
-    mistakes: Counter[str] = Counter()
-    for handin in req.submissions:
-        grades = grader.grade(handin.submission.answers())
-        results.append({"id": handin.id, "report": report(graded_items(grades), req.format)})
-        scores.append(sum(g.score for g in grades))
-        mistakes.update({m.id for g in grades for m in g.mistakes})
-    max_score = sum(grader.points.of(key) for key in grader.items)
-    return {
-        "results": results,
-        "class_summary": {
-            "submissions": len(scores),
-            "max_score": max_score,
-            "mean_score": sum(scores) / len(scores),
-            "full_marks": sum(score == max_score for score in scores),
-            "mistakes": dict(mistakes.most_common()),
-        },
-    }
+def report_of(grades: list[ItemGrade], report_format: ReportFormat) -> dict[str, Any]:
+    """The engine's grades as one report in the named format."""
+    return report(graded_items(grades), report_format)
 
 
 # Answer models, for the OpenAPI documentation ---------------------------------------------------

@@ -7,7 +7,7 @@ without one, the defaults below apply.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
-from typing import Any
+from typing import Any, NamedTuple
 
 
 def _limit(default: int, doc: str) -> Any:
@@ -30,6 +30,18 @@ class Limits:
         "+ 2 x parameters",
     )
 
+    @property
+    def size_bounds(self) -> tuple[int, ...]:
+        """The limits on a network's sizes, in the order schemas/requests.py checks them."""
+        return (
+            self.max_width,
+            self.max_batch,
+            self.max_parameters,
+            self.max_activation_elements,
+            self.max_work,
+            self.max_answer_values,
+        )
+
     def describe(self) -> list[dict[str, Any]]:
         """Every limit with its value and what it bounds."""
         return [
@@ -39,3 +51,14 @@ class Limits:
 
 
 DEFAULT_LIMITS = Limits()
+
+
+class Cost(NamedTuple):
+    """What a request will take, estimated from its shapes before any work is done.
+
+    work : multiply-adds of one forward pass (what max_work bounds)
+    answer_values : numbers in the answer (what max_answer_values bounds)
+    """
+
+    work: int
+    answer_values: int

@@ -13,9 +13,8 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, model_validator
 from pydantic_core import PydanticCustomError
 
 from engine import ACTIVATIONS
-from engine.problems import TARGET_KINDS, ProblemParameters, generate
+from engine.problems import GeneratedProblem
 from schemas.arrays import NonNegativeFloat
-from schemas.requests import BackpropRequest
 from schemas.specs import ActivationSpec, LossSpec
 
 MAX_LAYER_SIZE = 8
@@ -75,44 +74,26 @@ class ProblemRequest(BaseModel):
                 )
         return self
 
-    def parameters(self) -> ProblemParameters:
-        return ProblemParameters(
-            seed=self.seed,
-            layer_sizes=tuple(self.layer_sizes),
-            batch_size=self.batch_size,
-            decimals=self.decimals,
-            weight_range=self.weight_range,
-            targets=TARGET_KINDS.get(self.loss.name, "values"),
-        )
 
-    def backprop_request(self) -> dict[str, Any]:
-        """The generated problem as a /v1/backprop request body."""
-        generated = generate(self.parameters())
-        n_layers = len(self.layer_sizes) - 1
-        activations = (
-            self.activations
-            if isinstance(self.activations, list)
-            else [self.activations] * n_layers
-        )
-        return {
-            "network": {
-                "layers": [
-                    {
-                        "weights": W.tolist(),
-                        "biases": b.tolist(),
-                        "activation": _spec(f),
-                    }
-                    for W, b, f in zip(
-                        generated.weights, generated.biases, activations, strict=True
-                    )
-                ]
-            },
-            "inputs": generated.inputs.tolist(),
-            "targets": generated.targets.tolist(),
-            "loss": _spec(self.loss),
-            "learning_rate": self.learning_rate,
-            **({"explain": True} if self.explain else {}),
-        }
+def problem_payload(req: ProblemRequest, generated: GeneratedProblem) -> dict[str, Any]:
+    """The generated problem as a /v1/backprop request body, ready to hand out."""
+    n_layers = len(req.layer_sizes) - 1
+    activations = (
+        req.activations if isinstance(req.activations, list) else [req.activations] * n_layers
+    )
+    return {
+        "network": {
+            "layers": [
+                {"weights": W.tolist(), "biases": b.tolist(), "activation": _spec(f)}
+                for W, b, f in zip(generated.weights, generated.biases, activations, strict=True)
+            ]
+        },
+        "inputs": generated.inputs.tolist(),
+        "targets": generated.targets.tolist(),
+        "loss": _spec(req.loss),
+        "learning_rate": req.learning_rate,
+        **({"explain": True} if req.explain else {}),
+    }
 
 
 def _spec(spec: BaseModel) -> Any:
@@ -126,11 +107,6 @@ class ProblemResponse(BaseModel):
     solution: dict[str, Any] | None = Field(
         default=None, description="the /v1/backprop answer, when asked for"
     )
-
-
-def problem_request(req: ProblemRequest) -> BackpropRequest:
-    """The generated problem, validated as any /v1/backprop request is."""
-    return BackpropRequest.model_validate(req.backprop_request())
 
 
 def _fail(kind: str, message: str) -> NoReturn:

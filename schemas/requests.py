@@ -8,8 +8,6 @@ outputs". Layers are numbered from 1 in prose, as in the textbook, and indexed f
 
 from __future__ import annotations
 
-from functools import cache
-from itertools import pairwise
 from typing import Annotated, Literal, NoReturn, Self
 
 import numpy as np
@@ -18,9 +16,8 @@ from pydantic_core import PydanticCustomError
 
 import engine
 from engine.explain import too_large_to_explain
-from engine.types import FloatArray
 from schemas.arrays import ArrayEncoding, Matrix, NonNegativeFloat, Samples, Targets, Vector
-from schemas.limits import DEFAULT_LIMITS, Limits
+from schemas.limits import DEFAULT_LIMITS, Cost, Limits
 from schemas.specs import ActivationSpec, LossSpec
 
 ZeroOrOne = Annotated[int, Field(strict=True, ge=0, le=1)]
@@ -85,7 +82,19 @@ class NetworkRequest(BaseModel):
             self._check_targets(widths[-1])
         return self
 
-    # Building the engine's objects ------------------------------------------------------------
+    def cost(self) -> Cost:
+        """The forward pass's multiply-adds and the /v1/backprop answer's numbers, as the size
+        limits max_work and max_answer_values count them."""
+        weights = units = 0
+        for layer in self.network.layers:
+            weights += layer.weights.size
+            units += layer.biases.size
+        n_outputs = layer.biases.size
+        n_samples = self.n_samples
+        per_sample = self.inputs.shape[-1] + 3 * units + n_outputs
+        return Cost(n_samples * weights, n_samples * per_sample + 2 * (weights + units))
+
+    # What the checks need -------------------------------------------------------------------
 
     @property
     def single_sample(self) -> bool:
@@ -93,47 +102,19 @@ class NetworkRequest(BaseModel):
         return self.inputs.ndim == 1
 
     @property
-    def samples(self) -> FloatArray:
-        """The inputs as rows, shape (n_samples, n_0)."""
-        return self.inputs.reshape(1, -1) if self.single_sample else self.inputs
+    def n_samples(self) -> int:
+        return 1 if self.inputs.ndim == 1 else int(self.inputs.shape[0])
 
     @property
-    def resolved_conventions(self) -> engine.Conventions:
-        """The preset with this request's overrides applied."""
-        return _resolve_conventions(self.conventions, self.weight_layout, self.relu_grad_at_zero)
-
-    def build_network(self, conventions: engine.Conventions) -> engine.Network:
-        layers = tuple(
-            engine.DenseLayer(
-                layer.weights,
-                layer.biases,
-                engine.make_activation(
-                    layer.activation.name, layer.activation.params(), conventions
-                ),
-            )
-            for layer in self.network.layers
-        )
-        return engine.Network(layers, conventions.weight_layout)
-
-    def build_loss(self, conventions: engine.Conventions) -> engine.Loss:
-        return engine.make_loss(self.loss.name, self.loss.params(), conventions)
-
-    def target_rows(self) -> FloatArray:
-        """The targets as rows, shape (n_samples, n_L); class indices become one-hot rows."""
-        targets = self.targets
-        assert targets is not None, "target_rows needs targets"
-        if isinstance(targets, np.ndarray):
-            return targets.reshape(1, -1) if targets.ndim == 1 else targets
-        if isinstance(targets, list) and self.single_sample:
-            return np.array([targets], dtype=np.float64)
-        classes = [targets] if isinstance(targets, int) else targets
-        return engine.one_hot(np.array(classes), self._widths()[-1])
+    def layout(self) -> engine.WeightLayout:
+        """The weight layout in force: the override, or the preset's."""
+        return _LAYOUTS[self.weight_layout or _PRESET_LAYOUTS[self.conventions]]
 
     # The checks ---------------------------------------------------------------------------------
 
-    def _widths(self) -> list[int]:
+    def widths(self) -> list[int]:
         """n_0, n_1, ..., n_L as the weight matrices give them (once their shapes are checked)."""
-        out_axis = 1 if self.resolved_conventions.weight_layout is engine.WeightLayout.IN_OUT else 0
+        out_axis = 1 if self.layout is engine.WeightLayout.IN_OUT else 0
         return [
             self.inputs.shape[-1],
             *(layer.weights.shape[out_axis] for layer in self.network.layers),
@@ -148,7 +129,7 @@ class NetworkRequest(BaseModel):
                 f"the network has {len(layers)} layers, over the limit "
                 f"max_layers = {limits.max_layers}",
             )
-        in_out = self.resolved_conventions.weight_layout is engine.WeightLayout.IN_OUT
+        in_out = self.layout is engine.WeightLayout.IN_OUT
         widths = [self.inputs.shape[-1]]
         for i, layer in enumerate(layers):
             n_in, n_out = layer.weights.shape if in_out else layer.weights.shape[::-1]
@@ -173,21 +154,11 @@ class NetworkRequest(BaseModel):
         return widths
 
     def _check_sizes(self, widths: list[int], limits: Limits) -> None:
-        n_samples = self.samples.shape[0]
-        weights = sum(n_in * n_out for n_in, n_out in pairwise(widths))
-        parameters = weights + sum(widths[1:])
-        per_sample = widths[0] + 3 * sum(widths[1:]) + widths[-1]
-        widest = max(widths)
-        sizes = (
-            widest,
-            n_samples,
-            parameters,
-            n_samples * widest,
-            n_samples * weights,
-            n_samples * per_sample + 2 * parameters,
-        )
-        for (name, what), size in zip(_SIZES, sizes, strict=True):
-            limit = getattr(limits, name)
+        sizes = _sizes(widths, self.n_samples)
+        bounds = limits.size_bounds
+        if all(map(int.__le__, sizes, bounds)):
+            return
+        for (name, what), size, limit in zip(_SIZES, sizes, bounds, strict=True):
             if size > limit:
                 _fail(
                     "limit_exceeded",
@@ -196,7 +167,7 @@ class NetworkRequest(BaseModel):
 
     def _check_targets(self, n_outputs: int) -> None:
         targets = self.targets
-        n_samples = self.samples.shape[0]
+        n_samples = self.n_samples
         if isinstance(targets, int) or (isinstance(targets, list) and not self.single_sample):
             classes = [targets] if isinstance(targets, int) else targets
             self._check_classes(classes, n_samples, n_outputs)
@@ -277,14 +248,14 @@ class BackpropRequest(NetworkRequest):
     def _check_explain(self) -> Self:
         if not self.explain:
             return self
-        n_samples = self.samples.shape[0]
+        n_samples = self.n_samples
         if self.explain_sample >= n_samples:
             _fail(
                 "explain_sample_out_of_range",
                 f"explain_sample is {self.explain_sample}, but inputs has {n_samples} "
                 f"{'sample' if n_samples == 1 else 'samples'} (0 to {n_samples - 1})",
             )
-        too_large = too_large_to_explain(self.build_network(self.resolved_conventions), n_samples)
+        too_large = too_large_to_explain(self.widths(), n_samples)
         if too_large is not None:
             _fail(
                 "too_large_to_explain", f"explain is for networks worked by hand, but {too_large}"
@@ -292,15 +263,29 @@ class BackpropRequest(NetworkRequest):
         return self
 
 
-@cache  # 2 presets x 3 layouts x 3 kink conventions at most
-def _resolve_conventions(
-    preset: Preset, weight_layout: Layout | None, relu_grad_at_zero: int | None
-) -> engine.Conventions:
-    return engine.PRESETS[engine.Preset(preset)].with_overrides(
-        weight_layout=None if weight_layout is None else engine.WeightLayout(weight_layout),
-        relu_grad_at_zero=None if relu_grad_at_zero is None else (1 if relu_grad_at_zero else 0),
+def _sizes(widths: list[int], n_samples: int) -> tuple[int, ...]:
+    """The sizes the limits of _SIZES bound, in that order, for widths n_0, ..., n_L."""
+    weights = units = 0
+    n_in = widths[0]
+    for n_out in widths[1:]:
+        weights += n_in * n_out
+        units += n_out
+        n_in = n_out
+    parameters = weights + units
+    widest = max(widths)
+    per_sample = widths[0] + 3 * units + widths[-1]
+    return (
+        widest,
+        n_samples,
+        parameters,
+        n_samples * widest,
+        n_samples * weights,
+        n_samples * per_sample + 2 * parameters,
     )
 
+
+_LAYOUTS = {layout.value: layout for layout in engine.WeightLayout}
+_PRESET_LAYOUTS = {preset.value: c.weight_layout.value for preset, c in engine.PRESETS.items()}
 
 _SIZES = (
     ("max_width", "the widest layer (inputs included) has {} units"),

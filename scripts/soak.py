@@ -29,8 +29,7 @@ import orjson
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from app.pipeline import dumps  # noqa: E402
-from app.routes.network import compute_backprop  # noqa: E402
+from app.services import backprop, dumps  # noqa: E402
 from bench.servers import running, status_kib  # noqa: E402
 from schemas import SPEC_EXAMPLE, BackpropRequest  # noqa: E402
 
@@ -57,7 +56,7 @@ def medium_request(seed: int) -> dict[str, Any]:
 
 
 def expected_answer(request: dict[str, Any]) -> Any:
-    return orjson.loads(dumps(compute_backprop(BackpropRequest.model_validate(request))))
+    return orjson.loads(dumps(backprop(BackpropRequest.model_validate(request))))
 
 
 GOOD = [SPEC_EXAMPLE, medium_request(1), medium_request(2)]

@@ -10,7 +10,7 @@ import orjson
 import pytest
 
 import engine
-from app import main
+from app import main, services
 from app.config import Settings
 from schemas import (
     SPEC_EXAMPLE,
@@ -90,7 +90,7 @@ async def test_health_and_readiness(client: httpx.AsyncClient) -> None:
 
 
 async def test_not_ready_when_the_self_check_fails(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(main, "SPEC_EXAMPLE_LOSS", SPEC_EXAMPLE_LOSS + 1e-6)
+    monkeypatch.setattr(services, "SPEC_EXAMPLE_LOSS", SPEC_EXAMPLE_LOSS + 1e-6)
     async with app_client(Settings()) as client:
         response = await client.get("/readyz")
     assert response.status_code == 503
@@ -139,8 +139,8 @@ async def test_large_request_is_answered_off_the_event_loop(client: httpx.AsyncC
     assert response.json()["layers"][1]["deltas"][1999] == single["layers"][1]["deltas"][0]
 
 
-async def test_the_direct_route_answers_as_fastapi_routing_would() -> None:
-    """The gate answers operations past the router; under a root_path FastAPI routes them."""
+async def test_answers_are_the_same_under_a_root_path() -> None:
+    """Behind a proxy that strips a prefix (root_path), the same requests get the same answers."""
     bad = copy.deepcopy(SPEC_EXAMPLE)
     bad["network"]["layers"][1]["weights"] = [[0.7, 0.8], [0.9, 1.0]]
     app = main.create_app(Settings())
@@ -157,9 +157,9 @@ async def test_the_direct_route_answers_as_fastapi_routing_would() -> None:
                     await client.post(f"{root_path}/v1/backprop", content=b"{}"),
                 ]
             ])  # fmt: skip
-    direct, routed = answers
-    assert [status for status, *_ in direct] == [200, 200, 422, 415]
-    assert direct == routed
+    at_root, under_prefix = answers
+    assert [status for status, *_ in at_root] == [200, 200, 422, 415]
+    assert at_root == under_prefix
 
 
 async def test_telemetry_can_be_turned_on() -> None:
@@ -170,7 +170,7 @@ async def test_telemetry_can_be_turned_on() -> None:
 
 
 async def test_a_streamed_body_is_answered_like_one_with_a_length() -> None:
-    """Without Content-Length (chunked), the gate counts the body as it comes, and answers."""
+    """Without Content-Length (chunked), the body limit counts the body as it comes."""
 
     async def chunks() -> Any:
         body = orjson.dumps(SPEC_EXAMPLE)

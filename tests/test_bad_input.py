@@ -214,13 +214,13 @@ async def test_unknown_route_and_method(client: httpx.AsyncClient) -> None:
 
 
 async def test_a_bug_is_a_500_without_details(monkeypatch: pytest.MonkeyPatch) -> None:
-    from app.routes import network
+    from app import services
 
     def broken(request: Any) -> Any:
         raise RuntimeError("secret internals")
 
     async with app_client(Settings(), raise_app_exceptions=False) as client:
-        monkeypatch.setattr(network, "compute_backprop", broken)
+        monkeypatch.setattr(services, "backprop", broken)
         response = await client.post("/v1/backprop", json=SPEC_EXAMPLE)
     assert response.status_code == 500
     assert response.json() == {"detail": [{"loc": [], "msg": "internal error: it has been logged",

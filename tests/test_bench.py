@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from app.pipeline import dumps
-from app.routes.network import compute_backprop
+from app.services import backprop, dumps
 from bench.floor import floor
 from bench.workloads import Workload, tiny, with_base64_arrays, workload
 from schemas import BackpropRequest
@@ -21,7 +20,7 @@ from schemas import BackpropRequest
     ids=lambda work: work.name,
 )
 def test_the_floor_writes_the_services_answer_byte_for_byte(work: Workload) -> None:
-    service = dumps(compute_backprop(BackpropRequest.model_validate_json(work.body)))
+    service = dumps(backprop(BackpropRequest.model_validate_json(work.body)))
     assert floor(work.body) == service
 
 
@@ -33,4 +32,4 @@ def test_the_base64_workload_is_the_same_request() -> None:
     for a, b in zip(lists.network.layers, encoded.network.layers, strict=True):
         assert a.weights.tobytes() == b.weights.tobytes()
         assert a.biases.tobytes() == b.biases.tobytes()
-    assert lists.samples.tobytes() == encoded.samples.tobytes()
+    assert lists.inputs.tobytes() == encoded.inputs.tobytes()

@@ -16,8 +16,7 @@ import orjson
 import pytest
 from hypothesis import assume, given
 
-from app.pipeline import dumps
-from app.routes.network import compute_backprop
+from app.services import backprop, dumps
 from engine import activations
 from schemas import BackpropRequest
 from tests import reference
@@ -30,9 +29,7 @@ KINKED = {"relu", "leaky_relu", "elu", "selu"}
 
 def answer(request: dict[str, Any]) -> dict[str, Any]:
     """The service's answer as a client reads it: computed, written as JSON, parsed back."""
-    parsed: dict[str, Any] = orjson.loads(
-        dumps(compute_backprop(BackpropRequest.model_validate(request)))
-    )
+    parsed: dict[str, Any] = orjson.loads(dumps(backprop(BackpropRequest.model_validate(request))))
     return parsed
 
 

@@ -8,14 +8,17 @@ import orjson
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from schemas.grading import GradeRequest, grade_payload
+from app import services
+from schemas.grading import GradeRequest
 from schemas.problems import ProblemRequest
 from tests.grading_oracle import Student, solve
 
 problems = st.builds(
-    lambda seed, sizes, batch: ProblemRequest.model_validate(
-        {"seed": seed, "layer_sizes": sizes, "batch_size": batch, "decimals": 1}
-    ).backprop_request(),
+    lambda seed, sizes, batch: services.problems(
+        ProblemRequest.model_validate(
+            {"seed": seed, "layer_sizes": sizes, "batch_size": batch, "decimals": 1}
+        )
+    )["problem"],
     st.integers(min_value=0, max_value=2**64 - 1),
     st.lists(st.integers(min_value=1, max_value=4), min_size=2, max_size=4),
     st.integers(min_value=1, max_value=3),
@@ -24,7 +27,7 @@ problems = st.builds(
 
 def graded(problem: dict[str, Any], submission: dict[str, Any]) -> dict[str, Any]:
     body = orjson.dumps({"problem": problem, "submission": submission, "partial_credit": True})
-    return grade_payload(GradeRequest.model_validate_json(body))
+    return services.grade(GradeRequest.model_validate_json(body))
 
 
 @settings(max_examples=30, deadline=None)

@@ -12,8 +12,8 @@ import anyio
 import httpx
 import pytest
 
+from app import services
 from app.config import Settings
-from app.routes import network
 from schemas import SPEC_EXAMPLE, ErrorResponse
 from tests.conftest import app_client
 
@@ -159,16 +159,16 @@ async def test_a_large_request_waits_for_a_compute_thread_only_so_long(
     release = threading.Event()
 
     def blocking_compute(request: Any) -> Any:
-        if request.samples.shape[0] > 1:  # the large ones: hold the compute thread
+        if request.n_samples > 1:  # the large ones: hold the compute thread
             release.wait(timeout=10)
         return original(request)
 
-    original = network.compute_backprop
+    original = services.backprop
     large = copy.deepcopy(SPEC_EXAMPLE)
     large["inputs"], large["targets"] = [[1.0, 2.0]] * 2000, [[1.0, 0.0]] * 2000
     settings = Settings(compute_threads=1, compute_wait_seconds=0.2, retry_after_seconds=2)
     async with app_client(settings) as client:
-        monkeypatch.setattr(network, "compute_backprop", blocking_compute)
+        monkeypatch.setattr(services, "backprop", blocking_compute)
         async with anyio.create_task_group() as tasks:
             first: list[httpx.Response] = []
 

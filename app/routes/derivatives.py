@@ -1,7 +1,8 @@
 """POST /v1/derivatives, /v1/derivatives/grade and /v1/derivatives/descent.
 
-Plain ``def`` routes: FastAPI runs them in its thread pool, so that the work (and the wait for
-SymPy's verdict, bounded by its deadline) never blocks the event loop.
+FastAPI parses and documents these bodies itself (they are small: expressions of at most 1,000
+characters). The work, SymPy's verdict included, runs in the compute threads, under the same
+bound on waiting as every other computation, so that it never blocks the event loop.
 """
 
 from __future__ import annotations
@@ -10,18 +11,16 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Request
 
+from app import services
+from app.dependencies import PipelineDep
 from app.openapi import ERROR_RESPONSES
 from app.pipeline import require_json
-from engine import calculus
 from schemas.derivatives import (
     DerivativeRequest,
     DerivativeResponse,
     DescentRequest,
     DescentResponse,
     GradeRequest,
-    derivative_payload,
-    descent_payload,
-    grade_payload,
 )
 
 MAX_BODY_BYTES = 256 * 1024
@@ -29,7 +28,7 @@ MAX_BODY_BYTES = 256 * 1024
 for any legitimate request, and FastAPI parses these bodies (json.loads) on the event loop."""
 
 
-def json_only(request: Request) -> None:
+async def json_only(request: Request) -> None:
     """415 for a body not sent as JSON, as the network endpoints answer."""
     require_json(request.headers.get("content-type"))
 
@@ -45,17 +44,9 @@ router = APIRouter(
     response_model=DerivativeResponse,
     responses=ERROR_RESPONSES,
 )
-def derivatives(req: DerivativeRequest) -> dict[str, Any]:
+async def derivatives(req: DerivativeRequest, pipeline: PipelineDep) -> dict[str, Any]:
     """Each partial derivative as text and LaTeX, its value at the point, and its steps."""
-    derivations = calculus.gradient(req.expression, req.by)
-    values = value = None
-    if req.point is not None:
-        value = calculus.value_at(req.expression, req.point, at_zero=req.at_zero)
-        values = [
-            calculus.value_at(d.derivative, req.point, at_zero=req.at_zero, what=f"d/d{d.variable}")
-            for d in derivations
-        ]
-    return derivative_payload(req, derivations, values, value)
+    return await pipeline.compute.run(lambda: services.derivatives(req))
 
 
 @router.post(
@@ -63,19 +54,9 @@ def derivatives(req: DerivativeRequest) -> dict[str, Any]:
     summary="Grade a student's derivative: equivalent or not, and where it differs",
     responses=ERROR_RESPONSES,
 )
-def grade(req: GradeRequest) -> dict[str, Any]:
+async def grade(req: GradeRequest, pipeline: PipelineDep) -> dict[str, Any]:
     """A report in the format asked for (native, gradescope or prairielearn)."""
-    derivation = calculus.derive(req.function, req.by)
-    verdict = calculus.check_equivalence(
-        derivation.derivative,
-        req.answer,
-        domain=req.domain,
-        samples=req.samples,
-        seed=req.seed,
-        at_zero=req.at_zero,
-        symbolic=calculus.sympy_check(),
-    )
-    return grade_payload(req, derivation, verdict)
+    return await pipeline.compute.run(lambda: services.grade_derivative(req))
 
 
 @router.post(
@@ -84,16 +65,6 @@ def grade(req: GradeRequest) -> dict[str, Any]:
     response_model=DescentResponse,
     responses=ERROR_RESPONSES,
 )
-def descent(req: DescentRequest) -> dict[str, Any]:
+async def descent(req: DescentRequest, pipeline: PipelineDep) -> dict[str, Any]:
     """The gradient, and the path of points, values and gradients from the start."""
-    derivations = calculus.gradient(req.expression, req.variables)
-    path = calculus.gradient_descent(
-        req.expression,
-        {d.variable: d.derivative for d in derivations},
-        req.start,
-        learning_rate=req.learning_rate,
-        steps=req.steps,
-        ascent=req.ascent,
-        at_zero=req.at_zero,
-    )
-    return descent_payload(derivations, path)
+    return await pipeline.compute.run(lambda: services.descent(req))

@@ -4,24 +4,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
+from starlette.responses import Response
 
-from app.openapi import ERROR_RESPONSES
-from app.pipeline import BodyRoute, Payload, answers
-from app.routes.network import compute_backprop
+from app import services
+from app.dependencies import PipelineDep
+from app.openapi import ERROR_RESPONSES, openapi_body
 from schemas import SPEC_EXAMPLE
-from schemas.gradcheck import GradcheckRequest, GradcheckResponse, gradcheck_payload
-from schemas.grading import (
-    BatchGradeRequest,
-    BatchResponse,
-    GradeRequest,
-    Report,
-    batch_payload,
-    grade_payload,
-)
-from schemas.problems import ProblemRequest, ProblemResponse, problem_request
+from schemas.gradcheck import GradcheckRequest, GradcheckResponse
+from schemas.grading import BatchGradeRequest, BatchResponse, GradeRequest, Report
+from schemas.problems import ProblemRequest, ProblemResponse
 
-router = APIRouter(prefix="/v1", tags=["grading"], route_class=BodyRoute)
+router = APIRouter(prefix="/v1", tags=["grading"])
 
 _SPEC_SUBMISSION = {
     "loss": 0.4322,
@@ -53,11 +47,11 @@ PROBLEM_EXAMPLE: dict[str, Any] = {"seed": 42, "layer_sizes": [2, 3, 2], "soluti
     summary="Grade one answer: score, partial credit, feedback and the mistake made",
     response_model=Report,
     responses=ERROR_RESPONSES,
+    openapi_extra=openapi_body(GradeRequest, GRADE_EXAMPLE),
 )
-@answers(GradeRequest, example=GRADE_EXAMPLE, heavy=True)
-def grade(req: GradeRequest) -> Payload:
+async def grade(request: Request, pipeline: PipelineDep) -> Response:
     """The submission against the reference, item by item, in the format asked for."""
-    return grade_payload(req)
+    return await pipeline.answer(request, GradeRequest, services.grade)
 
 
 @router.post(
@@ -65,11 +59,11 @@ def grade(req: GradeRequest) -> Payload:
     summary="Grade a whole class's answers to one problem",
     response_model=BatchResponse,
     responses=ERROR_RESPONSES,
+    openapi_extra=openapi_body(BatchGradeRequest, BATCH_EXAMPLE),
 )
-@answers(BatchGradeRequest, example=BATCH_EXAMPLE, heavy=True)
-def grade_batch(req: BatchGradeRequest) -> Payload:
+async def grade_batch(request: Request, pipeline: PipelineDep) -> Response:
     """Each submission's report; the reference and the mistakes are computed once."""
-    return batch_payload(req)
+    return await pipeline.answer(request, BatchGradeRequest, services.grade_batch)
 
 
 @router.post(
@@ -77,11 +71,11 @@ def grade_batch(req: BatchGradeRequest) -> Payload:
     summary="Check backprop's gradient against central finite differences",
     response_model=GradcheckResponse,
     responses=ERROR_RESPONSES,
+    openapi_extra=openapi_body(GradcheckRequest, GRADCHECK_EXAMPLE),
 )
-@answers(GradcheckRequest, example=GRADCHECK_EXAMPLE, heavy=True)
-def gradcheck(req: GradcheckRequest) -> Payload:
+async def gradcheck(request: Request, pipeline: PipelineDep) -> Response:
     """Per weight and bias tensor, the largest relative error and its verdict."""
-    return gradcheck_payload(req)
+    return await pipeline.answer(request, GradcheckRequest, services.gradcheck)
 
 
 @router.post(
@@ -89,16 +83,8 @@ def gradcheck(req: GradcheckRequest) -> Payload:
     summary="A seeded problem for each student, optionally with its solution",
     response_model=ProblemResponse,
     responses=ERROR_RESPONSES,
+    openapi_extra=openapi_body(ProblemRequest, PROBLEM_EXAMPLE),
 )
-@answers(ProblemRequest, example=PROBLEM_EXAMPLE)
-def problems(req: ProblemRequest) -> Payload:
+async def problems(request: Request, pipeline: PipelineDep) -> Response:
     """The same seed and parameters give the same problem, everywhere and for good."""
-    return compute_problem(req)
-
-
-def compute_problem(req: ProblemRequest) -> Payload:
-    backprop_request = problem_request(req)
-    payload: dict[str, Any] = {"problem": req.backprop_request()}
-    if req.solution:
-        payload["solution"] = compute_backprop(backprop_request)
-    return payload
+    return await pipeline.answer(request, ProblemRequest, services.problems)

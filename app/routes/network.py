@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
+from starlette.responses import Response
 
-import engine
-from app.openapi import ERROR_RESPONSES
-from app.pipeline import BodyRoute, Payload, answers
+from app import services
+from app.dependencies import PipelineDep, pipeline_of
+from app.openapi import ERROR_RESPONSES, openapi_body
 from schemas import (
     SPEC_EXAMPLE,
     SPEC_FORWARD_EXAMPLE,
@@ -14,14 +15,9 @@ from schemas import (
     BackpropResponse,
     ForwardRequest,
     ForwardResponse,
-    backprop_payload,
-    conventions_payload,
-    forward_payload,
 )
-from schemas.explanations import explanation_payload
-from schemas.grading import backprop_problem
 
-router = APIRouter(prefix="/v1", tags=["network"], route_class=BodyRoute)
+router = APIRouter(prefix="/v1", tags=["network"])
 
 
 @router.post(
@@ -29,11 +25,13 @@ router = APIRouter(prefix="/v1", tags=["network"], route_class=BodyRoute)
     summary="Forward pass, loss, backpropagation and one gradient step",
     response_model=BackpropResponse,
     responses=ERROR_RESPONSES,
+    openapi_extra=openapi_body(BackpropRequest, SPEC_EXAMPLE),
 )
-@answers(BackpropRequest, example=SPEC_EXAMPLE)
-def backprop(req: BackpropRequest) -> Payload:
+async def backprop(request: Request) -> Response:
     """Every layer's z, a and delta, the weight and bias gradients and the updated parameters."""
-    return compute_backprop(req)
+    return await pipeline_of(request).answer(
+        request, BackpropRequest, services.backprop, cost=BackpropRequest.cost
+    )
 
 
 @router.post(
@@ -41,44 +39,10 @@ def backprop(req: BackpropRequest) -> Payload:
     summary="Forward pass, and the loss when targets are given",
     response_model=ForwardResponse,
     responses=ERROR_RESPONSES,
+    openapi_extra=openapi_body(ForwardRequest, SPEC_FORWARD_EXAMPLE),
 )
-@answers(ForwardRequest, example=SPEC_FORWARD_EXAMPLE)
-def forward(req: ForwardRequest) -> Payload:
+async def forward(request: Request, pipeline: PipelineDep) -> Response:
     """Every layer's z and a, the outputs, and the loss when targets are given."""
-    return compute_forward(req)
-
-
-def compute_backprop(req: BackpropRequest) -> Payload:
-    problem = backprop_problem(req)
-    result = problem.solve()
-    explanation = (
-        explanation_payload(
-            problem, result, sample=req.explain_sample, single_sample=req.single_sample
-        )
-        if req.explain
-        else None
-    )
-    return backprop_payload(
-        result,
-        single_sample=req.single_sample,
-        conventions=conventions_payload(req.resolved_conventions, problem.loss),
-        arrays=req.array_encoding,
-        explanation=explanation,
-    )
-
-
-def compute_forward(req: ForwardRequest) -> Payload:
-    conventions = req.resolved_conventions
-    loss = req.build_loss(conventions)
-    network = req.build_network(conventions)
-    fwd = engine.forward(network, req.samples)
-    loss_value = (
-        None if req.targets is None else engine.evaluate_loss(network, fwd, req.target_rows(), loss)
-    )
-    return forward_payload(
-        fwd,
-        loss_value,
-        single_sample=req.single_sample,
-        conventions=conventions_payload(conventions, loss),
-        arrays=req.array_encoding,
+    return await pipeline.answer(
+        request, ForwardRequest, services.forward, cost=ForwardRequest.cost
     )

@@ -20,7 +20,6 @@ from engine.grading.items import (
     answer_arrays,
 )
 from engine.grading.mistakes import MISTAKE_IDS, Mistake, Variant
-from engine.grading.problem import BackpropProblem
 
 __all__ = [
     "DEFAULT_ATOL",
@@ -29,7 +28,6 @@ __all__ = [
     "MISTAKE_IDS",
     "NETWORK_QUANTITIES",
     "QUANTITIES",
-    "BackpropProblem",
     "Comparison",
     "Grader",
     "ItemGrade",

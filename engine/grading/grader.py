@@ -29,8 +29,8 @@ from engine.conventions import WeightLayout
 from engine.grading.compare import Comparison, Expected, ExpectedItems, Tolerance, align
 from engine.grading.items import PER_SAMPLE, ItemKey, Quantity, answer_arrays
 from engine.grading.mistakes import Mistake, Variant, variants
-from engine.grading.problem import BackpropProblem
 from engine.network import Backprop
+from engine.problem import BackpropProblem
 from engine.types import FloatArray
 
 Status = Literal["passed", "failed", "missing"]
@@ -106,7 +106,7 @@ class Grader:
         self._formulas: dict[tuple[ItemKey, tuple[int, ...]], explain.Formula | None] = {}
         self.worked_formulas = (
             worked_formulas
-            and explain.too_large_to_explain(problem.network, problem.n_samples) is None
+            and explain.too_large_to_explain(problem.network.widths, problem.n_samples) is None
         )
 
     @cached_property

@@ -41,9 +41,9 @@ from engine.activations import Activation, follows_kink_convention
 from engine.conventions import Reduction, WeightLayout
 from engine.errors import EngineError
 from engine.grading.items import ItemKey, answer_arrays
-from engine.grading.problem import BackpropProblem
 from engine.losses import MSE, Loss
 from engine.network import DenseLayer, Network
+from engine.problem import BackpropProblem
 from engine.types import FloatArray
 
 Answers = Mapping[ItemKey, FloatArray]

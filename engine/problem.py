@@ -1,4 +1,8 @@
-"""A backprop exercise as the engine sees it: a network, its data, a loss and one step."""
+"""One backprop problem as the engine sees it: a network, its data, a loss and one step.
+
+/v1/backprop solves one; the grader solves it again under each classic mistake; gradcheck
+checks its gradient. Built from a request by schemas/convert.py, the one place that does.
+"""
 
 from __future__ import annotations
 
