@@ -5,7 +5,8 @@
     gradient(tree, ["x", "y"])        each partial derivative, with its steps
     to_text(tree), to_latex(tree)     back to text in the same grammar, and to LaTeX
     evaluate(tree, {"x": array})      float64 values, elementwise (evaluate.py)
-    check_equivalence(a, b, ...)      equal at sample points, and by SymPy (equivalence.py)
+    check_equivalence(a, b, ...)      equal at sample points, and by SymPy (equivalence.py); or
+                                      right only to the digits of its decimals (rounding.py)
     gradient_descent(tree, ...)       theta' = theta -/+ eta grad f (descent.py)
 
 Errors: ExpressionSyntaxError and ExpressionLimitError (errors.py), and the engine's
@@ -29,6 +30,7 @@ from engine.calculus.limits import DEFAULT_EXPRESSION_LIMITS, ExpressionLimits
 from engine.calculus.parser import is_variable_name, parse
 from engine.calculus.printing import to_latex, to_text, variable_latex
 from engine.calculus.proof import SympyCheck, sympy_check
+from engine.calculus.rounding import Rounding
 from engine.calculus.rules import (
     RULE_FORMULAS,
     TABLE,
@@ -56,6 +58,7 @@ __all__ = [
     "ExpressionLimits",
     "ExpressionSyntaxError",
     "Interval",
+    "Rounding",
     "Rule",
     "Step",
     "SymbolicCheck",
