@@ -8,6 +8,7 @@
     check_equivalence(a, b, ...)      equal at sample points, and by SymPy (equivalence.py); or
                                       right only to the digits of its decimals (rounding.py)
     gradient_descent(tree, ...)       theta' = theta -/+ eta grad f (descent.py)
+    warm_up()                         start the SymPy workers and prove they answer (proof.py)
 
 Errors: ExpressionSyntaxError and ExpressionLimitError (errors.py), and the engine's
 DomainError and NonFiniteError. SymPy runs only in worker processes with a deadline (proof.py).
@@ -29,7 +30,7 @@ from engine.calculus.functions import ALIASES, FUNCTIONS
 from engine.calculus.limits import DEFAULT_EXPRESSION_LIMITS, ExpressionLimits
 from engine.calculus.parser import is_variable_name, parse
 from engine.calculus.printing import to_latex, to_text, variable_latex
-from engine.calculus.proof import SympyCheck, sympy_check
+from engine.calculus.proof import SympyCheck, sympy_check, warm_up
 from engine.calculus.rounding import Rounding
 from engine.calculus.rules import (
     RULE_FORMULAS,
@@ -77,4 +78,5 @@ __all__ = [
     "to_text",
     "value_at",
     "variable_latex",
+    "warm_up",
 ]

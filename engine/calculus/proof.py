@@ -3,19 +3,35 @@
 ``SympyCheck`` is the ``symbolic`` argument of check_equivalence. The server never imports
 SymPy: the workers do (symbolic.py), and one whose simplify runs past ``timeout`` seconds is
 killed, the verdict being "timed_out", which leaves the decision to the numbers.
+
+``warm_up()`` starts the process-wide workers and proves them ready: a real comparison goes
+through each of them and must come back "equal". A server calls it before it reports ready, so
+that no student's verdict depends on how long the server has been up (a cold worker imports
+SymPy, and its first simplify is slow: the first checks would time out). It never raises: False
+means no worker could answer (no process can be started, SymPy cannot be imported, ...), and a
+server that cannot grade derivatives must not report ready.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from functools import lru_cache
 
 from engine.calculus.equivalence import Point, SymbolicOutcome
 from engine.calculus.expr import Expr
+from engine.calculus.parser import parse
 from engine.calculus.workers import Workers
+
+logger = logging.getLogger("backprop_service")
 
 DEFAULT_TIMEOUT = 2.0
 """Seconds SymPy may take to prove one equivalence, waiting for a free worker included."""
+WARM_UP_TIMEOUT = 60.0
+"""Seconds a worker may take to start and answer its first comparison (it imports SymPy)."""
+
+_WARM_UP = (parse("2*x*sin(x) + x^2*cos(x)"), parse("x*(x*cos(x) + 2*sin(x))"))
+"""A comparison that exercises what grading does: building, expanding and simplifying."""
 
 
 class SympyCheck:
@@ -36,11 +52,36 @@ class SympyCheck:
             return result.value
         return "timed_out" if result.status == "timed_out" else "unavailable"
 
+    def warm_up(self, timeout: float = WARM_UP_TIMEOUT) -> bool:
+        """Start every worker and prove each answers a real comparison; never raises."""
+        expected, answer = _WARM_UP
+        try:
+            results = self.workers.warm_up((expected, answer, 1.0, [{"x": 0.5}]), timeout)
+        except Exception:  # readiness must say no, whatever went wrong
+            logger.exception("the symbolic workers could not be started")
+            return False
+        ready = bool(results) and all(r.status == "done" and r.value == "equal" for r in results)
+        if not ready:
+            logger.error(
+                "the symbolic workers are not ready: %s", ", ".join(r.status for r in results)
+            )
+        return ready
+
     def close(self) -> None:
         self.workers.close()
 
 
 @lru_cache(maxsize=1)
 def sympy_check() -> SympyCheck:
-    """The process-wide SympyCheck (its workers start on first use)."""
+    """The process-wide SympyCheck (its workers start on first use, or at warm_up)."""
     return SympyCheck()
+
+
+def warm_up(timeout: float = WARM_UP_TIMEOUT) -> bool:
+    """Start the process-wide SymPy workers and prove they answer: True when a real symbolic
+    check round-tripped through every worker within ``timeout`` seconds. Never raises.
+
+    For a server's start-up and its readiness probe: a False here means POST
+    /v1/derivatives/grade could only decide by the numbers, so the server is not ready.
+    """
+    return sympy_check().warm_up(timeout)

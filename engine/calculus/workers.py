@@ -11,22 +11,34 @@ a value, or timed_out, busy or failed, each of which the caller must be ready fo
 
 Workers start from a fork server that has imported the ``preload`` modules once, so a new worker
 is ready in milliseconds (multiprocessing imports the main module in it, so that module must be
-safe to import, as multiprocessing always requires). Each worker caps its own address space
-(``memory_bytes``) so that a runaway computation fails with MemoryError instead of starving the
-server, and exits when the server goes away (its end of the pipe closes).
+safe to import, as multiprocessing always requires). The fork server listens on a Unix socket
+that multiprocessing makes in a temporary directory; where none can be made (a container run
+``--read-only`` as a non-root user, with no writable /tmp), workers are spawned instead: a fresh
+interpreter each, which needs no file at all and is ready once it has imported the target's
+module (about a second for SymPy). A worker killed at its deadline is replaced at once, so that
+its successor is ready before the next call whichever way workers start. ``warm_up`` starts
+every worker ahead of time and proves each answers.
+
+Each worker caps its own address space (``memory_bytes``) so that a runaway computation fails
+with MemoryError instead of starving the server, and exits when the server goes away (its end
+of the pipe closes). Nothing here raises to the caller: a worker that cannot be started is a
+"failed" WorkResult like any other failure.
 """
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import logging
 import multiprocessing
 import resource
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
+from multiprocessing.context import BaseContext
 from multiprocessing.process import BaseProcess
 from typing import Any, Generic, Literal, TypeVar
 
@@ -38,6 +50,18 @@ Value = TypeVar("Value")
 Status = Literal["done", "timed_out", "busy", "failed"]
 
 DEFAULT_MEMORY_BYTES = 1 << 30
+
+StartMethod = Literal["forkserver", "spawn"]
+
+
+def start_method() -> StartMethod:
+    """forkserver when a temporary directory can be made for its socket, spawn otherwise."""
+    try:
+        with tempfile.TemporaryDirectory(prefix="backprop-probe-"):
+            return "forkserver"
+    except OSError as exc:  # no usable temporary directory (read-only file system, ...)
+        logger.warning("no temporary directory (%s): symbolic workers are spawned", exc)
+        return "spawn"
 
 
 @dataclass(frozen=True)
@@ -85,13 +109,17 @@ class Workers(Generic[Argument, Value]):
     ) -> None:
         self.target = target
         self.memory_bytes = memory_bytes
-        self._context = multiprocessing.get_context("forkserver")
-        if preload:
-            self._context.set_forkserver_preload(list(preload))
+        self.processes = processes
+        self._preload = list(preload)
+        self._context = self._get_context(start_method())
         self._slots = threading.BoundedSemaphore(processes)
         self._idle: list[_Worker] = []
         self._lock = threading.Lock()
         self._closed = False
+
+    @property
+    def start_method(self) -> str:
+        return self._context.get_start_method()
 
     def run(self, argument: Argument, timeout: float) -> WorkResult[Value]:
         """function(argument) in a worker, or why not within ``timeout`` seconds."""
@@ -100,9 +128,40 @@ class Workers(Generic[Argument, Value]):
         if not self._slots.acquire(timeout=timeout):
             return WorkResult("busy", seconds=time.monotonic() - start)
         try:
-            return self._run(argument, deadline, start)
+            worker = self._take()
+            if worker is None:
+                return WorkResult("failed", seconds=time.monotonic() - start)
+            self._send(worker, argument)
+            return self._receive(worker, deadline, start)
         finally:
             self._slots.release()
+
+    def warm_up(self, argument: Argument, timeout: float) -> list[WorkResult[Value]]:
+        """Start a worker in every slot and run ``argument`` in each (all at once), within
+        ``timeout`` seconds; a slot still busy at the deadline is left out. Workers already
+        running are reused, so that this also proves ready ones still answer."""
+        start = time.monotonic()
+        deadline = start + timeout
+        held = 0
+        try:
+            while held < self.processes and self._slots.acquire(
+                timeout=max(0.0, deadline - time.monotonic())
+            ):
+                held += 1
+            workers = [self._take() for _ in range(held)]
+            results: list[WorkResult[Value]] = []
+            for worker in workers:
+                if worker is not None:
+                    self._send(worker, argument)
+            for worker in workers:
+                if worker is None:
+                    results.append(WorkResult("failed", seconds=time.monotonic() - start))
+                else:
+                    results.append(self._receive(worker, deadline, start))
+            return results
+        finally:
+            for _ in range(held):
+                self._slots.release()
 
     def close(self) -> None:
         """Stop every idle worker (busy ones are stopped when their call returns)."""
@@ -112,10 +171,12 @@ class Workers(Generic[Argument, Value]):
         for worker in idle:
             _stop(worker)
 
-    def _run(self, argument: Argument, deadline: float, start: float) -> WorkResult[Value]:
-        worker = self._take()
-        try:
+    def _send(self, worker: _Worker, argument: Argument) -> None:
+        with contextlib.suppress(OSError):  # it died since; _receive finds its end closed
             worker.connection.send(argument)
+
+    def _receive(self, worker: _Worker, deadline: float, start: float) -> WorkResult[Value]:
+        try:
             if worker.connection.poll(max(0.0, deadline - time.monotonic())):
                 status, value = worker.connection.recv()
                 self._give_back(worker)
@@ -124,28 +185,66 @@ class Workers(Generic[Argument, Value]):
                     return WorkResult("failed", seconds=time.monotonic() - start)
                 return WorkResult("done", value, time.monotonic() - start)
         except (EOFError, OSError):
-            _stop(worker)
+            self._replace(worker)
             return WorkResult("failed", seconds=time.monotonic() - start)
-        _stop(worker)
+        self._replace(worker)
         return WorkResult("timed_out", seconds=time.monotonic() - start)
 
-    def _take(self) -> _Worker:
+    def _take(self) -> _Worker | None:
+        """An idle worker, or a new one; None when none can be started."""
         with self._lock:
             while self._idle:
                 worker = self._idle.pop()
                 if worker.process.is_alive():
                     return worker
                 _stop(worker)
-        ours, theirs = self._context.Pipe()
-        process = self._context.Process(
+        return self._start()
+
+    def _start(self) -> _Worker | None:
+        try:
+            return self._start_with(self._context)
+        except Exception as exc:  # a worker that cannot start must not fail the request
+            if self.start_method == "spawn":
+                logger.exception("a symbolic worker could not be started")
+                return None
+            logger.warning("the fork server failed (%s): symbolic workers are spawned", exc)
+            self._context = self._get_context("spawn")
+        try:
+            return self._start_with(self._context)
+        except Exception:
+            logger.exception("a symbolic worker could not be started")
+            return None
+
+    def _start_with(self, context: BaseContext) -> _Worker:
+        ours, theirs = context.Pipe()
+        process = context.Process(  # type: ignore[attr-defined]
             target=_serve,
             args=(theirs, self.target, self.memory_bytes),
             daemon=True,
             name="symbolic-worker",
         )
-        process.start()
-        theirs.close()
+        try:
+            process.start()
+        finally:
+            theirs.close()
         return _Worker(process, ours)
+
+    def _get_context(self, method: StartMethod) -> BaseContext:
+        context = multiprocessing.get_context(method)
+        if method == "forkserver" and self._preload:
+            context.set_forkserver_preload(self._preload)
+        return context
+
+    def _replace(self, worker: _Worker) -> None:
+        """Stop a worker that timed out or died, and start its successor now, so that it is
+        ready (a spawned one has imported its module) before the next call."""
+        _stop(worker)
+        with self._lock:
+            if self._closed:
+                return
+        successor = self._start()
+        if successor is not None:
+            self._give_back(successor)
 
     def _give_back(self, worker: _Worker) -> None:
         with self._lock:
