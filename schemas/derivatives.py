@@ -25,6 +25,7 @@ ZeroOrOne = Annotated[int, Field(strict=True, ge=0, le=1)]
 
 MAX_STEPS = 1000
 MAX_SAMPLES = 200
+MAX_DESCENT_WORK = calculus.DEFAULT_EXPRESSION_LIMITS.max_descent_work
 DEFAULT_MIN_DIGITS = 6
 """An answer right only to the digits of its decimals earns the points from this many
 significant digits on, by default: 0.693147*2^x for d/dx 2^x does, 0.6931*2^x does not."""
@@ -234,6 +235,16 @@ class DescentRequest(CalculusRequest):
     @model_validator(mode="after")
     def _check(self) -> Self:
         _check_point(self.start, self.variables, "start")
+        variables, nodes = len(self.variables), self.expression.size
+        work = calculus.descent_work(self.steps, variables, nodes)
+        if work > MAX_DESCENT_WORK:
+            most = max(1, MAX_DESCENT_WORK // calculus.descent_work(1, variables, nodes))
+            raise ValueError(
+                f"the descent is over its work limit: steps x (variables + 1) x nodes of the "
+                f"expression = {self.steps} x {variables + 1} x {nodes} = {work:,}, over the "
+                f"limit of {MAX_DESCENT_WORK:,}; take at most {most} steps, or descend on a "
+                "smaller expression"
+            )
         return self
 
     @property

@@ -430,3 +430,59 @@ async def test_a_refused_name_suggests_the_accepted_spelling(client: httpx.Async
     (problem,) = r.json()["detail"]
     assert problem["type"] == "expression_syntax"
     assert "did you mean sin?" in problem["msg"]
+
+
+ATTACK = (
+    "+".join(f"sin(x{i}*x{i + 1})*cos(x{i}+x{i + 1})" for i in range(1, 20, 2))
+    + "+"
+    + "*".join(f"x{i}" for i in range(1, 18))
+)
+"""Issue 12's heavy small request: 20 variables in about 300 characters."""
+
+
+async def test_a_descent_over_its_work_budget_is_refused_before_it_starts(
+    client: httpx.AsyncClient,
+) -> None:
+    assert 290 <= len(ATTACK) <= 310
+    start = {f"x{i}": 0.1 for i in range(1, 21)}
+    body = {"expression": ATTACK, "start": start, "learning_rate": 0.001, "steps": 1000}
+    r = await post(client, "/v1/derivatives/descent", body)
+    assert r.status_code == 422
+    (problem,) = r.json()["detail"]
+    assert problem["type"] == "value_error"
+    assert "over the limit of 400,000" in problem["msg"]
+    assert "steps x (variables + 1) x nodes of the expression = 1000 x 21 x" in problem["msg"]
+    assert "take at most" in problem["msg"]
+    most = int(re.search(r"take at most (\d+) steps", problem["msg"]).group(1))  # type: ignore[union-attr]
+    r = await post(client, "/v1/derivatives/descent", {**body, "steps": most})
+    assert r.status_code == 200, r.text
+    assert len(r.json()["path"]) == most + 1
+
+
+async def test_a_descent_whose_gradient_is_larger_than_estimated_is_refused(
+    client: httpx.AsyncClient,
+) -> None:
+    """sin(sin(...(x))) is small, its chain-rule derivative is not: the engine counts it."""
+    nested = "sin(" * 30 + "x" + ")" * 30
+    body = {"expression": nested, "start": {"x": 0.5}, "learning_rate": 0.01, "steps": 1000}
+    r = await post(client, "/v1/derivatives/descent", body)
+    assert r.status_code == 422
+    (problem,) = r.json()["detail"]
+    assert problem["type"] == "limit_exceeded"
+    assert "over the limit of 400,000" in problem["msg"]
+    r = await post(client, "/v1/derivatives/descent", {**body, "steps": 100})
+    assert r.status_code == 200
+
+
+async def test_a_long_descent_within_the_budget_runs(client: httpx.AsyncClient) -> None:
+    body = {
+        "expression": "(1 - x)^2 + 100*(y - x^2)^2",
+        "start": {"x": -1, "y": 1},
+        "learning_rate": 0.001,
+        "steps": 1000,
+    }
+    r = await post(client, "/v1/derivatives/descent", body)
+    assert r.status_code == 200, r.text
+    path = DescentResponse.model_validate(r.json()).path
+    assert len(path) == 1001
+    assert path[-1].value < path[0].value

@@ -14,7 +14,7 @@ Errors: ExpressionSyntaxError and ExpressionLimitError (errors.py), and the engi
 DomainError and NonFiniteError. SymPy runs only in worker processes with a deadline (proof.py).
 """
 
-from engine.calculus.descent import DescentPoint, gradient_descent
+from engine.calculus.descent import DescentPoint, descent_work, gradient_descent
 from engine.calculus.equivalence import (
     Counterexample,
     Equivalence,
@@ -68,6 +68,7 @@ __all__ = [
     "TableEntry",
     "check_equivalence",
     "derive",
+    "descent_work",
     "evaluate",
     "gradient",
     "gradient_descent",
