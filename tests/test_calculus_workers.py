@@ -141,3 +141,26 @@ def test_a_worker_killed_at_its_deadline_is_replaced_at_once() -> None:
 def test_the_process_wide_warm_up_is_the_one_grading_uses() -> None:
     assert calculus.warm_up()
     assert calculus.sympy_check().workers._idle
+
+
+def test_a_workers_start_is_not_counted_in_the_deadline() -> None:
+    """A worker that takes 1.5 s to get ready still answers a call whose deadline is 0.5 s:
+    a verdict must not depend on whether the worker had just started."""
+    workers: Workers[float, None] = Workers("time:sleep", processes=1, warm=1.5)
+    try:
+        first = workers.run(0.0, 0.5)
+        assert first.status == "done"
+        assert first.seconds >= 1.5  # it waited for the start, then had its 0.5 s
+        assert workers.run(600.0, 0.5).status == "timed_out"  # the work itself is still bounded
+    finally:
+        workers.close()
+
+
+def test_a_worker_that_never_gets_ready_fails_the_call() -> None:
+    workers: Workers[float, None] = Workers(
+        "time:sleep", processes=1, warm=600.0, start_timeout=1.0
+    )
+    try:
+        assert workers.run(0.0, 5.0).status == "failed"
+    finally:
+        workers.close()

@@ -4,10 +4,11 @@
 SymPy: the workers do (symbolic.py), and one whose simplify runs past ``timeout`` seconds is
 killed, the verdict being "timed_out", which leaves the decision to the numbers.
 
-``warm_up()`` starts the process-wide workers and proves them ready: a real comparison goes
-through each of them and must come back "equal". A server calls it before it reports ready, so
-that no student's verdict depends on how long the server has been up (a cold worker imports
-SymPy, and its first simplify is slow: the first checks would time out). It never raises: False
+A worker's start (importing SymPy, and a first comparison, which is slow in a fresh process) is
+never counted in a check's deadline (workers.py), so no verdict depends on whether its worker
+had just started. ``warm_up()`` starts the process-wide workers ahead of time and proves them
+ready: a real comparison goes through each of them and must come back "equal". A server calls
+it before it reports ready, so that no request waits for a start either. It never raises: False
 means no worker could answer (no process can be started, SymPy cannot be imported, ...), and a
 server that cannot grade derivatives must not report ready.
 """
@@ -30,17 +31,27 @@ DEFAULT_TIMEOUT = 2.0
 WARM_UP_TIMEOUT = 60.0
 """Seconds a worker may take to start and answer its first comparison (it imports SymPy)."""
 
-_WARM_UP = (parse("2*x*sin(x) + x^2*cos(x)"), parse("x*(x*cos(x) + 2*sin(x))"))
-"""A comparison that exercises what grading does: building, expanding and simplifying."""
+Job = tuple[Expr, Expr, float, Sequence[Point]]
+"""What a worker compares (symbolic.Comparison): expected, answer, heaviside(0), points."""
+
+_WARM_UP: Job = (
+    parse("2*x*sin(x) + x^2*cos(x)"),
+    parse("x*(x*cos(x) + 2*sin(x))"),
+    1.0,
+    [{"x": 0.5}],
+)
+"""A comparison that exercises what grading does: building, evaluating at a point, expanding
+and simplifying. Each worker runs it before it says it is ready, and warm_up once more."""
 
 
 class SympyCheck:
     def __init__(self, *, timeout: float = DEFAULT_TIMEOUT, processes: int = 2) -> None:
         self.timeout = timeout
-        self.workers: Workers[tuple[Expr, Expr, float, Sequence[Point]], SymbolicOutcome] = Workers(
+        self.workers: Workers[Job, SymbolicOutcome] = Workers(
             "engine.calculus.symbolic:compare",
             processes=processes,
             preload=["engine.calculus.symbolic"],
+            warm=_WARM_UP,
         )
 
     def __call__(
@@ -54,9 +65,8 @@ class SympyCheck:
 
     def warm_up(self, timeout: float = WARM_UP_TIMEOUT) -> bool:
         """Start every worker and prove each answers a real comparison; never raises."""
-        expected, answer = _WARM_UP
         try:
-            results = self.workers.warm_up((expected, answer, 1.0, [{"x": 0.5}]), timeout)
+            results = self.workers.warm_up(_WARM_UP, timeout)
         except Exception:  # readiness must say no, whatever went wrong
             logger.exception("the symbolic workers could not be started")
             return False
