@@ -425,11 +425,11 @@ async def test_one_point_is_counted_in_the_singular(client: httpx.AsyncClient) -
 
 
 async def test_a_refused_name_suggests_the_accepted_spelling(client: httpx.AsyncClient) -> None:
-    r = await post(client, "/v1/derivatives", {"expression": "sen(x)"})
+    r = await post(client, "/v1/derivatives", {"expression": "Tanh(x)"})
     assert r.status_code == 422
     (problem,) = r.json()["detail"]
     assert problem["type"] == "expression_syntax"
-    assert "did you mean sin?" in problem["msg"]
+    assert "did you mean tanh?" in problem["msg"]
 
 
 ATTACK = (

@@ -276,7 +276,9 @@ ALIASES: dict[str, str] = {
     "arccotan": "arccot",
     "arccosec": "arccsc",
     "acosec": "arccsc",
-    # the continental spellings of tan, cot and csc
+    # the continental spellings of sin, tan, cot and csc (sen: Spanish, Italian, Portuguese)
+    "sen": "sin",
+    "arcsen": "arcsin",
     "tg": "tan",
     "ctg": "cot",
     "cotg": "cot",
@@ -284,6 +286,7 @@ ALIASES: dict[str, str] = {
     "cosec": "csc",
     # hyperbolic functions: sh, ch, th, cth (continental), cosech (British)
     "sh": "sinh",
+    "senh": "sinh",
     "ch": "cosh",
     "th": "tanh",
     "tgh": "tanh",
@@ -315,6 +318,8 @@ ALIASES: dict[str, str] = {
     "arcosech": "arcsch",
     "arccosech": "arcsch",
     # roots, absolute value and sign
+    "log_e": "ln",
+    "loge": "ln",
     "sign": "sgn",
     "step": "heaviside",
 }

@@ -20,7 +20,7 @@
 So -x^2 is -(x^2) and 2^-1 is 2^(-1). Multiplication is always written: "2x" and "x(x + 1)" are
 errors that say to write 2*x, since an implied product is where 1/2x becomes ambiguous. A name
 that is not in the grammar gets a "did you mean" with the spelling that is (sinx: sin(x); Sin:
-sin; sen: sin; xy: x*y), and sin^-1(x) gets arcsin(x).
+sin; heavyside: heaviside; xy: x*y), and sin^-1(x) gets arcsin(x).
 
 Every error is an ExpressionSyntaxError or an ExpressionLimitError that gives the 1-based column.
 The parser is a recursive descent whose depth is checked on the way in, so no input can exhaust
@@ -81,24 +81,14 @@ _LOG_WITH_BASE = re.compile(r"log_?(?P<base>[0-9]+)")
 """log10, log_10, log2, log_2, log_3 ...: the logarithm to an integer base."""
 
 SPELLINGS: dict[str, str] = {
-    "sen": "sin",
-    "senh": "sinh",
-    "arcsen": "arcsin",
-    "asen": "arcsin",
     "tang": "tan",
     "arctang": "arctan",
-    "cosech": "csch",
-    "log_e": "ln",
-    "loge": "ln",
-    "sgn": "sgn",
     "modulus": "abs",
     "absolute": "abs",
     "root": "sqrt",
     "sqr": "sqrt",
     "cuberoot": "cbrt",
-    "e^": "exp",
     "heavyside": "heaviside",
-    "sigm": "sigmoid",
     "logistic": "sigmoid",
 }
 """Names some textbooks use that the grammar does not read, with the spelling that it does."""
@@ -445,7 +435,7 @@ def accepted_names() -> list[str]:
 
 
 def did_you_mean(name: str) -> str | None:
-    """The spelling the grammar reads for a name it does not: Sin -> sin, sen -> sin, sinx ->
+    """The spelling the grammar reads for a name it does not: Sin -> sin, sinx ->
     sin(x), arcsinus -> arcsin, xy -> x*y; None when nothing is close."""
     names = accepted_names()
     lower = name.lower()
