@@ -7,6 +7,8 @@ import json
 import subprocess
 import sys
 import textwrap
+import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -144,14 +146,14 @@ def test_the_process_wide_warm_up_is_the_one_grading_uses() -> None:
 
 
 def test_a_workers_start_is_not_counted_in_the_deadline() -> None:
-    """A worker that takes 1.5 s to get ready still answers a call whose deadline is 0.5 s:
+    """A worker that takes 1 s to get ready still answers a call whose deadline is 0.3 s:
     a verdict must not depend on whether the worker had just started."""
-    workers: Workers[float, None] = Workers("time:sleep", processes=1, warm=1.5)
+    workers: Workers[float, None] = Workers("time:sleep", processes=1, warm=1.0)
     try:
-        first = workers.run(0.0, 0.5)
+        first = workers.run(0.0, 0.3)
         assert first.status == "done"
-        assert first.seconds >= 1.5  # it waited for the start, then had its 0.5 s
-        assert workers.run(600.0, 0.5).status == "timed_out"  # the work itself is still bounded
+        assert first.seconds >= 1.0  # it waited for the start, then had its 0.3 s
+        assert workers.run(600.0, 0.3).status == "timed_out"  # the work itself is still bounded
     finally:
         workers.close()
 
@@ -164,3 +166,20 @@ def test_a_worker_that_never_gets_ready_fails_the_call() -> None:
         assert workers.run(0.0, 5.0).status == "failed"
     finally:
         workers.close()
+
+
+def test_a_busy_server_stays_ready(check: SympyCheck) -> None:
+    """While both workers are busy the whole time, warm_up cannot ask them: the last proof
+    stands, so a readiness probe does not turn a loaded server away."""
+    try:
+        assert check.warm_up()
+        hard = calculus.parse("(x + 1)^300*(x - 1)^300 - (x^2 - 1)^300 + sin(x)^2")
+        check.timeout = 1.5
+        with ThreadPoolExecutor(2) as pool:
+            busy = [pool.submit(check, hard, calculus.parse("sin(x)^2"), 1.0) for _ in range(2)]
+            time.sleep(0.5)
+            assert check.warm_up(timeout=0.2) is True
+            assert [job.result() for job in busy] == ["timed_out", "timed_out"]
+        assert check.warm_up()  # the successors answer
+    finally:
+        check.close()

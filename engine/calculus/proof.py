@@ -53,6 +53,8 @@ class SympyCheck:
             preload=["engine.calculus.symbolic"],
             warm=_WARM_UP,
         )
+        self.ready = False
+        """what the last warm_up proved"""
 
     def __call__(
         self, expected: Expr, answer: Expr, at_zero: float, points: Sequence[Point] = ()
@@ -64,18 +66,26 @@ class SympyCheck:
         return "timed_out" if result.status == "timed_out" else "unavailable"
 
     def warm_up(self, timeout: float = WARM_UP_TIMEOUT) -> bool:
-        """Start every worker and prove each answers a real comparison; never raises."""
+        """Start every worker and prove each answers a real comparison; never raises.
+
+        Workers busy with requests for the whole ``timeout`` cannot be asked: then the last
+        warm-up's answer stands (a busy server is not reported unready for being busy).
+        """
         try:
             results = self.workers.warm_up(_WARM_UP, timeout)
         except Exception:  # readiness must say no, whatever went wrong
             logger.exception("the symbolic workers could not be started")
-            return False
-        ready = bool(results) and all(r.status == "done" and r.value == "equal" for r in results)
-        if not ready:
+            results = None
+        if results == []:
+            return self.ready
+        self.ready = results is not None and all(
+            r.status == "done" and r.value == "equal" for r in results
+        )
+        if results and not self.ready:
             logger.error(
                 "the symbolic workers are not ready: %s", ", ".join(r.status for r in results)
             )
-        return ready
+        return self.ready
 
     def close(self) -> None:
         self.workers.close()
