@@ -8,8 +8,8 @@
 
 ``serve`` is the default command. HOST, PORT and WEB_CONCURRENCY in the environment set the
 defaults of --host, --port and --workers; the service's own settings are BACKPROP_* variables
-(see app/config.py). Each command is a subparser; grade, problem and backprop work offline
-(app/offline.py).
+(see app/config.py). Each command is a subparser; grade, problem, backprop and derivative grade
+work offline (app/offline.py).
 
 This module imports nothing that loads NumPy: ``serve`` must set the BLAS thread count before
 NumPy's BLAS starts, so the service and the offline commands are imported when they run.
