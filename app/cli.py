@@ -4,11 +4,12 @@
     backprop-service grade PROBLEM.json SUBMISSION.json [--format F] [--output FILE]
     backprop-service problem --seed N [--layers 2 3 2] [--solution] [--output FILE]
     backprop-service backprop REQUEST.json [--explain] [--output FILE]
+    backprop-service derivative grade PROBLEM.json ANSWER [--format F] [--output FILE]
 
 ``serve`` is the default command. HOST, PORT and WEB_CONCURRENCY in the environment set the
 defaults of --host, --port and --workers; the service's own settings are BACKPROP_* variables
-(see app/config.py). Each command is a subparser; grade, problem and backprop work offline
-(app/offline.py).
+(see app/config.py). Each command is a subparser; grade, problem, backprop and derivative grade
+work offline (app/offline.py).
 
 This module imports nothing that loads NumPy: ``serve`` must set the BLAS thread count before
 NumPy's BLAS starts, so the service and the offline commands are imported when they run.
@@ -190,6 +191,25 @@ def _add_backprop(commands: argparse._SubParsersAction[argparse.ArgumentParser])
     parser.set_defaults(run=_offline("backprop"))
 
 
+def _add_derivative(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = commands.add_parser("derivative", help="derivatives offline (grade)")
+    derivative = parser.add_subparsers(title="commands", metavar="COMMAND", required=True)
+    grade = derivative.add_parser(
+        "grade",
+        help="grade a student's derivative offline, as POST /v1/derivatives/grade",
+        description="PROBLEM is a /v1/derivatives/grade request without its answer "
+        '({"function": "x^2*sin(x)", "domain": ..., "max_score": ...}); ANSWER is a file '
+        'holding the student\'s derivative: its text, a JSON string, or {"answer": "..."}.',
+    )
+    grade.add_argument("problem", metavar="PROBLEM.json")
+    grade.add_argument("answer", metavar="ANSWER")
+    grade.add_argument(
+        "--format", choices=["native", "gradescope", "prairielearn"], help="default: native"
+    )
+    _add_output(grade)
+    grade.set_defaults(run=_offline("derivative_grade"))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="backprop-service",
@@ -200,6 +220,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_grade(commands)
     _add_problem(commands)
     _add_backprop(commands)
+    _add_derivative(commands)
     return parser
 
 

@@ -13,6 +13,7 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import anyio.to_thread
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.telemetry import TelemetryConfig
@@ -24,6 +25,7 @@ from app.errors import install_error_handler
 from app.middleware import AdmissionMiddleware, BodyLimitMiddleware
 from app.openapi import COMMON_ERRORS, install_openapi
 from app.routes import catalog, derivatives, docs, grading, health, network
+from engine import calculus
 
 logger = logging.getLogger("backprop_service")
 
@@ -46,7 +48,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        app.state.ready = _self_check()
+        # the SymPy workers start now, so that no verdict depends on how long the server is up
+        app.state.ready = _self_check() and await anyio.to_thread.run_sync(calculus.warm_up)
         _settle_garbage_collector()
         yield
         app.state.ready = False

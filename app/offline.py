@@ -1,4 +1,4 @@
-"""The offline commands: grade, problem and backprop, without a server.
+"""The offline commands: grade, problem, backprop and derivative grade, without a server.
 
 They go through the same validation and the same service functions (app/services.py) as POST
 /v1/grade, /v1/problems and /v1/backprop, and print the same JSON (indented). A bad PROBLEM or
@@ -20,8 +20,9 @@ from pydantic import BaseModel, ValidationError
 
 from app import services
 from app.errors import describe
-from engine import EngineError
+from engine import EngineError, calculus
 from schemas import DEFAULT_LIMITS, BackpropRequest, convert
+from schemas.derivatives import GradeRequest as DerivativeGradeRequest
 from schemas.gradebook import unreadable
 from schemas.grading import GradeRequest
 from schemas.problems import ProblemRequest
@@ -115,6 +116,57 @@ def _grading_options(args: argparse.Namespace) -> dict[str, Any]:
     if tolerance:
         options["tolerance"] = tolerance
     return options
+
+
+def derivative_grade(args: argparse.Namespace) -> int:
+    """Grade the derivative in ANSWER against PROBLEM, as POST /v1/derivatives/grade would.
+
+    An answer that cannot be read or parsed is the student's doing, reported as grade reports
+    an unreadable submission (0 points, or PrairieLearn's not gradable; exit 0).
+    """
+    try:
+        options = _read_json(args.problem)
+        if not isinstance(options, dict):
+            raise BadInputError(f"{args.problem} must hold a JSON object")
+        options.pop("answer", None)
+        if args.format is not None:
+            options["format"] = args.format
+        empty = _validate(DerivativeGradeRequest, {**options, "answer": "0"}, args.problem)
+        try:
+            request = _validate(
+                DerivativeGradeRequest, {**options, "answer": _read_answer(args.answer)}, None
+            )
+        except BadInputError as exc:
+            message = f"The answer could not be read, so it was not graded.\n{exc}"
+            _write(unreadable(message, empty.format, empty.max_score), args.output)
+            return 0
+        calculus.warm_up()  # SymPy's verdict must not depend on how long this took to start
+        _write(services.grade_derivative(request), args.output)
+    except BadInputError as exc:
+        _fail(str(exc))
+    except EngineError as exc:
+        _fail(_problems(exc, args.problem))
+    return 0
+
+
+def _read_answer(path: str) -> str:
+    """The student's derivative: a file's text, or a JSON string, or {"answer": "..."}."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise BadInputError(f"{path}: cannot be read ({exc.strerror})") from exc
+    except UnicodeDecodeError as exc:
+        raise BadInputError(f"{path} is not text (UTF-8)") from exc
+    try:
+        loaded = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return text.strip()
+    if isinstance(loaded, dict):
+        answer = loaded.get("answer")
+        if not isinstance(answer, str):
+            raise BadInputError(f'{path} must hold {{"answer": "the derivative, as text"}}')
+        return answer
+    return loaded if isinstance(loaded, str) else text.strip()  # 2 is an answer, not JSON
 
 
 def problem(args: argparse.Namespace) -> int:

@@ -25,6 +25,10 @@ ZeroOrOne = Annotated[int, Field(strict=True, ge=0, le=1)]
 
 MAX_STEPS = 1000
 MAX_SAMPLES = 200
+MAX_DESCENT_WORK = calculus.DEFAULT_EXPRESSION_LIMITS.max_descent_work
+DEFAULT_MIN_DIGITS = 6
+"""An answer right only to the digits of its decimals earns the points from this many
+significant digits on, by default: 0.693147*2^x for d/dx 2^x does, 0.6931*2^x does not."""
 
 
 def _parse(text: str) -> calculus.Expr:
@@ -189,6 +193,13 @@ class GradeRequest(CalculusRequest):
     )
     max_score: PositiveFloat = Field(default=1.0, description="the score of a right answer")
     format: ReportFormat = Field(default="native", description="native, gradescope or prairielearn")
+    min_significant_digits: Annotated[int, Field(strict=True, ge=1, le=40)] | None = Field(
+        default=DEFAULT_MIN_DIGITS,
+        description="an answer that is right only to the digits of the decimals it was typed "
+        "with (0.6931472*2^x for d/dx 2^x: SymPy proves it differs from 2^x*ln(2)) earns the "
+        "points when each decimal that rounds has at least this many significant digits; "
+        "null: only an exactly right answer earns them. Either way the feedback says so.",
+    )
 
     @model_validator(mode="after")
     def _check(self) -> Self:
@@ -224,6 +235,16 @@ class DescentRequest(CalculusRequest):
     @model_validator(mode="after")
     def _check(self) -> Self:
         _check_point(self.start, self.variables, "start")
+        variables, nodes = len(self.variables), self.expression.size
+        work = calculus.descent_work(self.steps, variables, nodes)
+        if work > MAX_DESCENT_WORK:
+            most = max(1, MAX_DESCENT_WORK // calculus.descent_work(1, variables, nodes))
+            raise ValueError(
+                f"the descent is over its work limit: steps x (variables + 1) x nodes of the "
+                f"expression = {self.steps} x {variables + 1} x {nodes} = {work:,}, over the "
+                f"limit of {MAX_DESCENT_WORK:,}; take at most {most} steps, or descend on a "
+                "smaller expression"
+            )
         return self
 
     @property
@@ -408,6 +429,25 @@ def _number(value: float) -> str:
     return f"{value:.6g}"
 
 
+def _numbers(first: float, second: float) -> tuple[str, str]:
+    """Two numbers with the fewest significant digits (at least 6) that tell them apart:
+    12.0000001 and 12, not 12 and 12."""
+    for digits in range(6, 18):
+        shown = f"{first:.{digits}g}", f"{second:.{digits}g}"
+        if shown[0] != shown[1]:
+            return shown
+    return f"{first:.17g}", f"{second:.17g}"
+
+
+Verdict = Literal["equivalent", "rounded", "different"]
+
+
+def _verdict(verdict: calculus.Equivalence) -> Verdict:
+    if verdict.equivalent:
+        return "equivalent"
+    return "different" if verdict.rounding is None else "rounded"
+
+
 def graded_item(
     req: GradeRequest, derivation: calculus.Derivation, verdict: calculus.Equivalence
 ) -> GradedItem:
@@ -416,14 +456,24 @@ def graded_item(
     expected = calculus.to_text(derivation.derivative)
     answer = calculus.to_text(req.answer)
     name = req.name or f"d/d{x} ({function})"
+    accepted = verdict.accepted(req.min_significant_digits)
     if verdict.equivalent:
         feedback = f"Correct: {answer} equals d/d{x} ({function}) = {expected} ({verdict.method})."
     else:
-        feedback = _wrong_feedback(verdict, x, function, expected, answer)
-        feedback += f"\nExpected, rule by rule:\n{steps_text(derivation)}"
+        difference = _difference(verdict, x, function, expected, answer)
+        if verdict.rounding is None:
+            feedback = f"Not equivalent: {difference}."
+        else:
+            feedback = _rounded_feedback(
+                verdict.rounding, req.min_significant_digits, accepted, difference
+            )
+        if not accepted:
+            feedback += f"\nExpected, rule by rule:\n{steps_text(derivation)}"
     counterexample = verdict.counterexample
+    rounding = verdict.rounding
     details = {
         "equivalent": verdict.equivalent,
+        "verdict": _verdict(verdict),
         "expected": rendered(derivation.derivative),
         "answer": rendered(req.answer),
         "method": verdict.method,
@@ -437,28 +487,56 @@ def graded_item(
             "expected": counterexample.expected,
             "answer": counterexample.answer,
         },
+        "rounding": None
+        if rounding is None
+        else {"decimals": list(rounding.decimals), "significant_digits": rounding.digits},
         "steps": steps_payload(derivation),
     }
     return GradedItem(
         name=name,
-        status="passed" if verdict.equivalent else "failed",
-        score=req.max_score if verdict.equivalent else 0.0,
+        status="passed" if accepted else "failed",
+        score=req.max_score if accepted else 0.0,
         max_score=req.max_score,
         feedback=feedback,
         details=details,
     )
 
 
-def _wrong_feedback(
+def _rounded_feedback(
+    rounding: calculus.Rounding, min_digits: int | None, accepted: bool, difference: str
+) -> str:
+    digits = f"{rounding.digits} significant digit" + ("" if rounding.digits == 1 else "s")
+    rounded = f"{', '.join(rounding.decimals)} {'is' if len(rounding.decimals) == 1 else 'are'}"
+    if accepted:
+        return (
+            f"Right to the {digits} written, not exactly: {difference}. {rounded} rounded, and "
+            f"this item accepts answers right to {min_digits} significant digits or more."
+        )
+    rule = (
+        "this item accepts only exact answers"
+        if min_digits is None
+        else f"this item needs at least {min_digits} significant digits"
+    )
+    return (
+        f"Not equivalent: {difference}. It is right only to the {digits} written ({rounded} "
+        f"rounded), and {rule}."
+    )
+
+
+def _difference(
     verdict: calculus.Equivalence, x: str, function: str, expected: str, answer: str
 ) -> str:
+    """Where the answer differs: "at x = 1.2, A is 1 but d/dx (f) = E is 2 (how it was found)"."""
     c = verdict.counterexample
     assert c is not None, "an answer that is not equivalent has a counterexample"
     where = ", ".join(f"{name} = {_number(v)}" for name, v in c.point.items()) or "every point"
-    got = "not defined" if c.answer is None or not math.isfinite(c.answer) else _number(c.answer)
+    if c.answer is None or not math.isfinite(c.answer):
+        got, want = "not defined", _number(c.expected)
+    else:
+        got, want = _numbers(c.answer, c.expected)
     return (
-        f"Not equivalent: at {where}, {answer} is {got} but d/d{x} ({function}) = {expected} "
-        f"is {_number(c.expected)} ({verdict.method})."
+        f"at {where}, {answer} is {got} but d/d{x} ({function}) = {expected} is {want} "
+        f"({verdict.method})"
     )
 
 

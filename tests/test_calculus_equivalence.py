@@ -4,13 +4,14 @@ point where the two differ, and SymPy's verdict comes from a worker that a deadl
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 import numpy as np
 import pytest
 
 from engine import DomainError, calculus
 from engine.calculus import SymbolicOutcome, SympyCheck
+from engine.calculus.equivalence import Point
 from engine.calculus.expr import Expr
 from engine.calculus.workers import Workers
 
@@ -131,8 +132,11 @@ class _Verdict:
         self.outcome = outcome
         self.asked = 0
 
-    def __call__(self, expected: Expr, answer: Expr, at_zero: float) -> SymbolicOutcome:
+    def __call__(
+        self, expected: Expr, answer: Expr, at_zero: float, points: Sequence[Point]
+    ) -> SymbolicOutcome:
         self.asked += 1
+        self.points = list(points)
         return self.outcome
 
 
@@ -212,3 +216,203 @@ def test_sympy_proves_relu_and_heaviside_with_the_convention() -> None:
     assert compare((calculus.parse("x + 1"), calculus.parse("x"), 1.0)) == "different"
     values = calculus.evaluate(relu_prime, {"x": np.array([0.0])}, at_zero=0.0)
     assert values.tolist() == [0.0]
+
+
+# Notation of the tables, domains, and exact verdicts (issue 14) ----------------------------
+
+TABLE_FORMS = [
+    # (function, the answer as a published table writes it, domain): OpenStax Appendix A
+    ("tanh(x)", "sech(x)^2", None),
+    ("tanh(x)", "1/cosh(x)^2", None),
+    ("coth(x)", "-csch(x)^2", None),
+    ("coth(x)", "1 - coth(x)^2", None),
+    ("sech(x)", "-sech(x)*tanh(x)", None),
+    ("csch(x)", "-csch(x)*coth(x)", None),
+    ("arsinh(x)", "1/sqrt(x^2 + 1)", None),
+    ("arcosh(x)", "1/sqrt(x^2 - 1)", (1.1, 5.0)),
+    ("artanh(x)", "1/(1 - x^2)", (-0.9, 0.9)),
+    ("arcoth(x)", "1/(1 - x^2)", (1.1, 5.0)),
+    ("arsech(x)", "-1/(x*sqrt(1 - x^2))", (0.05, 0.95)),
+    ("arcsch(x)", "-1/(|x|*sqrt(1 + x^2))", None),
+    ("arcsec(x)", "1/(|x|*sqrt(x^2 - 1))", None),
+    ("arccsc(x)", "-1/(abs(x)*sqrt(x^2 - 1))", None),
+    ("ln|x|", "1/x", None),
+    ("abs(x)", "x/|x|", None),
+    ("abs(x)", "sgn(x)", None),
+    ("|x|", "|x|/x", None),
+    ("lg(x)", "1/(x*ln(10))", (0.1, 10.0)),
+    ("log2(x)", "1/(x*ln(2))", (0.1, 10.0)),
+    ("cosec(x)", "-cosec(x)*ctg(x)", (0.2, 3.0)),
+    ("arctg(x)", "1/(1 + x^2)", None),
+    ("sh(x)", "ch(x)", None),
+    ("x^(1/3)", "1/(3*x^(2/3))", None),
+    ("x^(1/3)", "(1/3)*x^(-2/3)", None),
+    ("x^(1/3)", "1/(3*cbrt(x)^2)", None),
+    ("cbrt(x)", "1/(3*cbrt(x^2))", None),
+]
+
+
+@pytest.mark.parametrize(("function", "answer", "interval"), TABLE_FORMS)
+def test_a_table_form_answer_is_equivalent(
+    function: str, answer: str, interval: tuple[float, float] | None, sympy_check: SympyCheck
+) -> None:
+    domain = {} if interval is None else {"x": interval}
+    verdict = calculus.check_equivalence(
+        expected(function), calculus.parse(answer), domain=domain, symbolic=sympy_check
+    )
+    assert verdict.equivalent, verdict
+    assert verdict.symbolic in ("equal", "not_proven")
+    assert verdict.points_checked == 32
+
+
+LITERAL_RULE_RESULTS = [
+    # (function, its derivative as the rules give it before anything is simplified): each is
+    # defined only where the function is, on [-5, 5] (the default interval) a part of it
+    ("sqrt(x)^2", "2*sqrt(x)*1/(2*sqrt(x))"),
+    ("sqrt(x)*sqrt(x)", "1/(2*sqrt(x))*sqrt(x) + sqrt(x)*1/(2*sqrt(x))"),
+    ("ln(sqrt(x))", "1/sqrt(x)*1/(2*sqrt(x))"),
+    ("exp(ln(x))", "exp(ln(x))*1/x"),
+    ("(x^(1/4))^4", "4*(x^(1/4))^3*(1/4)*x^(-3/4)"),
+    ("sqrt(1 - x^2)^2", "2*sqrt(1 - x^2)*1/(2*sqrt(1 - x^2))*(-2*x)"),
+    ("ln(x)/ln(x)", "(1/x*ln(x) - ln(x)*1/x)/ln(x)^2"),
+    ("arcsin(x)^2", "2*arcsin(x)*1/sqrt(1 - x^2)"),
+    ("ln(abs(x))", "1/abs(x)*x/abs(x)"),
+]
+
+
+@pytest.mark.parametrize(("function", "answer"), LITERAL_RULE_RESULTS)
+def test_a_literal_rule_result_is_right_on_the_functions_domain(
+    function: str, answer: str, sympy_check: SympyCheck
+) -> None:
+    want = expected(function)
+    verdict = calculus.check_equivalence(
+        want, calculus.parse(answer), domain={}, symbolic=sympy_check
+    )
+    assert verdict.equivalent, verdict
+    # the points checked are where the function is defined: the grader never went outside
+    f = calculus.parse(function)
+    x = np.random.default_rng(0).uniform(-5, 5, 512)
+    defined = np.isfinite(np.broadcast_to(calculus.evaluate(f, {"x": x}), x.shape))
+    assert verdict.points_checked == min(32, int(defined.sum()))
+
+
+def test_the_simplified_derivative_does_not_extend_the_domain() -> None:
+    """sqrt(x)^2's derivative prints as 1 but, like sqrt(x)^2, is not defined at x = -2."""
+    derivative = expected("sqrt(x)^2")
+    assert calculus.to_text(derivative) == "1"
+    values = calculus.evaluate(derivative, {"x": np.array([-2.0, 2.0])})
+    assert np.isnan(values[0])
+    assert values[1] == 1.0
+    with pytest.raises(DomainError):
+        calculus.value_at(derivative, {"x": -2.0})
+
+
+PROVEN_DIFFERENCES = [
+    # (function, answer): the numbers agree to 1e-6, SymPy proves they differ
+    ("x^3", "3*x^2 + 0.0000001"),
+    ("x^3", "3.0000001*x^2"),
+    ("ln(x)", "1/x + 1e-12"),
+    ("sin(x)", "cos(x) + 1e-9*x"),
+    ("e^x", "exp(x)*(1 + 1e-10)"),
+    ("2^x", "0.6931473*2^x"),  # 0.6931473 does not round to ln(2) = 0.69314718...
+]
+
+
+@pytest.mark.parametrize(("function", "answer"), PROVEN_DIFFERENCES)
+def test_a_difference_sympy_proves_is_never_equivalent(
+    function: str, answer: str, sympy_check: SympyCheck
+) -> None:
+    want, got = expected(function), calculus.parse(answer)
+    verdict = calculus.check_equivalence(want, got, domain={"x": (0.5, 3.0)}, symbolic=sympy_check)
+    assert verdict.symbolic == "different"
+    assert not verdict.equivalent
+    assert verdict.rounding is None
+    assert not verdict.accepted(1)
+    assert verdict.method.startswith("SymPy proves they differ")
+    # the numbers alone would have passed it: this is what only the proof catches
+    assert verdict.largest_difference is not None
+    c = verdict.counterexample
+    assert c is not None
+    assert c.answer is not None
+    assert c.answer == float(calculus.evaluate(got, c.point))
+    assert c.expected == float(calculus.evaluate(want, c.point))
+
+
+ROUNDED = [
+    # (function, answer, the decimal that rounds, its significant digits)
+    ("2^x", "0.6931472*2^x", "0.6931472", 7),
+    ("2^x", "2^x*0.693147", "0.693147", 6),
+    ("lg(x)", "0.4342945/x", "0.4342945", 7),
+    ("pi*x^2", "6.2831853*x", "6.2831853", 8),
+    ("2^x", "0.6931*2^x", "0.6931", 4),  # the numbers differ too, by 7e-5
+]
+
+
+@pytest.mark.parametrize(("function", "answer", "decimal", "digits"), ROUNDED)
+def test_an_answer_right_to_its_typed_digits_is_reported_as_such(
+    function: str, answer: str, decimal: str, digits: int, sympy_check: SympyCheck
+) -> None:
+    verdict = calculus.check_equivalence(
+        expected(function), calculus.parse(answer), domain={"x": (0.5, 3.0)}, symbolic=sympy_check
+    )
+    assert not verdict.equivalent
+    assert verdict.symbolic == "different"
+    assert verdict.rounding == calculus.Rounding((decimal,), digits)
+    assert verdict.accepted(digits)
+    assert not verdict.accepted(digits + 1)
+    assert not verdict.accepted(None)
+
+
+def test_a_typed_decimal_that_needs_no_rounding_is_exact() -> None:
+    verdict = calculus.check_equivalence(
+        expected("x^2"), calculus.parse("2.0*x"), domain={}, symbolic=_Verdict("equal")
+    )
+    assert verdict.equivalent
+    assert verdict.rounding is None
+
+
+def test_sympy_looks_for_a_difference_only_inside_the_domain(sympy_check: SympyCheck) -> None:
+    """x/|x| and 1 differ for x < 0, not on [0.1, 3]: there the answer is right."""
+    verdict = calculus.check_equivalence(
+        expected("abs(x)"), calculus.parse("1"), domain={"x": (0.1, 3.0)}, symbolic=sympy_check
+    )
+    assert verdict.equivalent
+    assert verdict.symbolic != "different"
+
+
+def test_sympy_is_given_the_point_where_the_answer_is_furthest_off() -> None:
+    proof = _Verdict("different")
+    verdict = calculus.check_equivalence(
+        calculus.parse("x"),
+        calculus.parse("x + 1e-9*x^2"),
+        domain={"x": (0.0, 2.0)},
+        symbolic=proof,
+    )
+    assert not verdict.equivalent
+    assert 1 <= len(proof.points) <= 4
+    assert verdict.counterexample is not None
+    assert proof.points[0] == verdict.counterexample.point
+    assert proof.points[0]["x"] == max(p["x"] for p in proof.points)
+
+
+def test_the_method_counts_in_good_grammar() -> None:
+    one = calculus.check_equivalence(calculus.parse("x"), calculus.parse("x"), domain={}, samples=1)
+    assert one.method == "checked at 1 random point (SymPy: skipped)"
+    two = calculus.check_equivalence(calculus.parse("x"), calculus.parse("x"), domain={}, samples=2)
+    assert two.method == "checked at 2 random points (SymPy: skipped)"
+
+
+def test_a_decimal_longer_than_float64_rounds_at_float64s_resolution(
+    sympy_check: SympyCheck,
+) -> None:
+    """0.33333333333333333333 is 1/3 to its 20 digits: SymPy sees the difference, float64 only
+    noise, and the answer is right to the digits written."""
+    verdict = calculus.check_equivalence(
+        expected("x^2/6"),
+        calculus.parse("0.33333333333333333333*x"),
+        domain={},
+        symbolic=sympy_check,
+    )
+    assert verdict.symbolic == "different"
+    assert verdict.rounding == calculus.Rounding(("0.33333333333333333333",), 20)
+    assert verdict.accepted(6)

@@ -14,8 +14,11 @@ from engine.calculus.expr import ONE, TWO, Add, Call, Const, Div, Expr, Mul, Neg
 from engine.calculus.simplify import tidy
 from tests.calculus_oracle import central_difference
 
-SMOOTH = ["sin", "cos", "arctan", "tanh", "sigmoid", "sinh", "exp"]
+SMOOTH = ["sin", "cos", "arctan", "tanh", "sigmoid", "sinh", "exp", "sech", "arsinh"]
 """Functions smooth on the whole line, so that any point is fair for a central difference."""
+
+ODD_ROOTS = [Fraction(1, 3), Fraction(2, 3), Fraction(4, 3), Fraction(-1, 3), Fraction(3, 5)]
+ROOTS = [*ODD_ROOTS, Fraction(1, 2), Fraction(3, 2), Fraction(-1, 2), Fraction(1, 4)]
 
 leaves = st.one_of(
     st.just(Var("x")),
@@ -38,6 +41,12 @@ def _branches(children: st.SearchStrategy[Expr]) -> st.SearchStrategy[Expr]:
         st.lists(children, min_size=2, max_size=3).map(lambda fs: Mul(tuple(fs))),
         pairs.map(lambda p: Div(p[0], _positive(p[1]))),  # never divides by 0
         st.tuples(children, st.integers(1, 3)).map(lambda p: Pow(p[0], Num(Fraction(p[1])))),
+        # rational powers of a base away from 0 (no cusp): real odd roots of a negative base,
+        # and any root of a positive one
+        st.tuples(children, st.sampled_from(ODD_ROOTS)).map(
+            lambda p: Pow(Neg(_positive(p[0])), Num(p[1]))
+        ),
+        st.tuples(children, st.sampled_from(ROOTS)).map(lambda p: Pow(_positive(p[0]), Num(p[1]))),
         st.tuples(st.sampled_from(SMOOTH), children).map(lambda p: Call(p[0], (p[1],))),
         children.map(lambda u: Call("ln", (_positive(u),))),
         children.map(lambda u: Call("sqrt", (_positive(u),))),

@@ -42,13 +42,17 @@ def test_table_entry_matches_a_central_difference(name: str) -> None:
 
 @pytest.mark.parametrize("name", [n for n, e in TABLE.items() if e.expression.endswith("(x)")])
 def test_chain_rule_through_every_function(name: str) -> None:
-    """f(g(x)) with g(x) = (x^2 + 1)/4 - 0.1 x: d/dx = f'(g(x)) g'(x) from the closed form."""
+    """f(g(x)) with g(x) = c + s ((x^2 + 1)/4 - 0.1 x), c and s chosen so that g maps
+    [0.7, 1.6] onto the entry's interval: d/dx = f'(g(x)) g'(x) from the closed form."""
     entry = TABLE[name]
-    inner = "((x^2 + 1)/4 - 0.1*x)"
+    lowest, highest = 0.3025, 0.73  # (x^2 + 1)/4 - 0.1 x at 0.7 and 1.6, increasing between
+    s = (entry.high - entry.low) / (highest - lowest)
+    c = entry.low - s * lowest
+    inner = f"({c!r} + {s!r}*((x^2 + 1)/4 - 0.1*x))"
     text = entry.expression.replace("(x)", f"({inner})", 1)
     x = rng.uniform(0.7, 1.6, 50)
-    g = (x**2 + 1) / 4 - 0.1 * x
-    expected = entry.derivative(g) * (x / 2 - 0.1)
+    g = c + s * ((x**2 + 1) / 4 - 0.1 * x)
+    expected = entry.derivative(g) * s * (x / 2 - 0.1)
     assert_close(derivative_values(text, x), expected, 1e-12, text)
     derivation = calculus.derive(calculus.parse(text), "x")
     assert derivation.steps[0].rule is Rule.CHAIN

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import math
+import re
 from typing import Any
 
 import httpx
@@ -313,3 +315,174 @@ async def test_a_field_error_names_its_place_in_the_message(client: httpx.AsyncC
     [problem] = response.json()["detail"]
     assert problem["loc"] == ["body", "expression"]
     assert problem["msg"].startswith("expression: column 3")
+
+
+# Issue 14: the tables' notation, real roots, exact verdicts; issue 12: bounded descent ------
+
+
+async def test_a_table_form_answer_is_graded_right(client: httpx.AsyncClient) -> None:
+    """OpenStax's table, entry 26: d/dx tanh x = sech^2 x (the public case 01)."""
+    r = await post(client, "/v1/derivatives/grade", {"function": "tanh(x)", "answer": "sech(x)^2"})
+    assert r.status_code == 200, r.text
+    report = r.json()
+    assert report["score"] == 1.0
+    (item,) = report["items"]
+    assert item["equivalent"] is True
+    assert item["verdict"] == "equivalent"
+
+
+@pytest.mark.parametrize(
+    ("expression", "x", "value", "slope"),
+    [
+        ("ln(abs(x))", -2, math.log(2), -0.5),  # the public case 02, entry 22
+        ("ln|x|", -2, math.log(2), -0.5),
+        ("x^(1/3)", -8, -2.0, 1 / 12),  # the public case 03: the real cube root
+        ("x^(2/3)", -8, 4.0, -1 / 3),
+        ("cbrt(x)", -8, -2.0, 1 / 12),
+        ("arsinh(x)", 1, math.log(1 + math.sqrt(2)), 1 / math.sqrt(2)),
+        ("lg(x)", 100, 2.0, 1 / (100 * math.log(10))),
+    ],
+)
+async def test_new_names_and_real_roots_at_a_point(
+    expression: str, x: float, value: float, slope: float, client: httpx.AsyncClient
+) -> None:
+    r = await post(client, "/v1/derivatives", {"expression": expression, "point": {"x": x}})
+    assert r.status_code == 200, r.text
+    body = DerivativeResponse.model_validate(r.json())
+    assert body.value == pytest.approx(value, rel=1e-15)
+    assert body.derivatives[0].value == pytest.approx(slope, rel=1e-15)
+
+
+async def test_a_rational_power_differentiates_to_a_root(client: httpx.AsyncClient) -> None:
+    r = await post(client, "/v1/derivatives", {"expression": "x^(1/2)"})
+    (d,) = DerivativeResponse.model_validate(r.json()).derivatives
+    assert d.derivative.text == "1/(2*sqrt(x))"
+    assert d.derivative.latex == r"\frac{1}{2 \sqrt{x}}"
+
+
+async def test_a_literal_chain_rule_answer_is_right_where_the_function_exists(
+    client: httpx.AsyncClient,
+) -> None:
+    body = {"function": "sqrt(x)^2", "answer": "2*sqrt(x)*1/(2*sqrt(x))"}
+    (item,) = (await post(client, "/v1/derivatives/grade", body)).json()["items"]
+    assert item["status"] == "passed", item["feedback"]
+    assert item["feedback"].startswith("Correct: 2*sqrt(x)*1/(2*sqrt(x)) equals")
+
+
+async def test_a_proven_difference_is_graded_wrong_with_numbers_that_differ(
+    client: httpx.AsyncClient,
+) -> None:
+    body = {"function": "x^3", "answer": "3*x^2 + 0.0000001"}
+    report = (await post(client, "/v1/derivatives/grade", body)).json()
+    (item,) = report["items"]
+    assert report["score"] == 0.0
+    assert (item["status"], item["verdict"], item["symbolic"]) == (
+        "failed",
+        "different",
+        "different",
+    )
+    assert item["answer"]["text"] == "3*x^2 + 0.0000001"
+    assert item["feedback"].startswith("Not equivalent: at x = ")
+    assert "SymPy proves they differ" in item["feedback"]
+    assert "Correct" not in item["feedback"]
+    c = item["counterexample"]
+    shown = re.search(r"3\*x\^2 \+ 0\.0000001 is (\S+) but .* is (\S+) \(", item["feedback"])
+    assert shown is not None
+    assert shown.group(1) != shown.group(2)  # the feedback shows the digits where they differ
+    assert float(shown.group(1)) == pytest.approx(c["answer"], rel=1e-6)
+
+
+@pytest.mark.parametrize(
+    ("rule", "status", "score", "opening"),
+    [
+        ({}, "passed", 1.0, "Right to the 7 significant digits written, not exactly: at x = "),
+        ({"min_significant_digits": 8}, "failed", 0.0, "Not equivalent: at x = "),
+        ({"min_significant_digits": None}, "failed", 0.0, "Not equivalent: at x = "),
+    ],
+)
+async def test_decimals_right_to_their_digits_follow_the_instructors_rule(
+    rule: dict[str, Any], status: str, score: float, opening: str, client: httpx.AsyncClient
+) -> None:
+    body = {"function": "2^x", "answer": "0.6931472*2^x", **rule}
+    (item,) = (await post(client, "/v1/derivatives/grade", body)).json()["items"]
+    assert (item["status"], item["score"], item["verdict"]) == (status, score, "rounded")
+    assert item["rounding"] == {"decimals": ["0.6931472"], "significant_digits": 7}
+    assert item["feedback"].startswith(opening)
+    assert "0.6931472*2^x is" in item["feedback"]  # as typed
+    assert "433217" not in r_text(item)
+    assert "Correct" not in item["feedback"]
+
+
+def r_text(item: dict[str, Any]) -> str:
+    return json.dumps(item)
+
+
+async def test_one_point_is_counted_in_the_singular(client: httpx.AsyncClient) -> None:
+    body = {"function": "x^2", "answer": "2*x", "samples": 1}
+    (item,) = (await post(client, "/v1/derivatives/grade", body)).json()["items"]
+    assert "checked at 1 random point" in item["feedback"]
+    assert "1 random points" not in item["feedback"]
+
+
+async def test_a_refused_name_suggests_the_accepted_spelling(client: httpx.AsyncClient) -> None:
+    r = await post(client, "/v1/derivatives", {"expression": "Tanh(x)"})
+    assert r.status_code == 422
+    (problem,) = r.json()["detail"]
+    assert problem["type"] == "expression_syntax"
+    assert "did you mean tanh?" in problem["msg"]
+
+
+ATTACK = (
+    "+".join(f"sin(x{i}*x{i + 1})*cos(x{i}+x{i + 1})" for i in range(1, 20, 2))
+    + "+"
+    + "*".join(f"x{i}" for i in range(1, 18))
+)
+"""Issue 12's heavy small request: 20 variables in about 300 characters."""
+
+
+async def test_a_descent_over_its_work_budget_is_refused_before_it_starts(
+    client: httpx.AsyncClient,
+) -> None:
+    assert 290 <= len(ATTACK) <= 310
+    start = {f"x{i}": 0.1 for i in range(1, 21)}
+    body = {"expression": ATTACK, "start": start, "learning_rate": 0.001, "steps": 1000}
+    r = await post(client, "/v1/derivatives/descent", body)
+    assert r.status_code == 422
+    (problem,) = r.json()["detail"]
+    assert problem["type"] == "value_error"
+    assert "over the limit of 400,000" in problem["msg"]
+    assert "steps x (variables + 1) x nodes of the expression = 1000 x 21 x" in problem["msg"]
+    assert "take at most" in problem["msg"]
+    most = int(re.search(r"take at most (\d+) steps", problem["msg"]).group(1))  # type: ignore[union-attr]
+    r = await post(client, "/v1/derivatives/descent", {**body, "steps": most})
+    assert r.status_code == 200, r.text
+    assert len(r.json()["path"]) == most + 1
+
+
+async def test_a_descent_whose_gradient_is_larger_than_estimated_is_refused(
+    client: httpx.AsyncClient,
+) -> None:
+    """sin(sin(...(x))) is small, its chain-rule derivative is not: the engine counts it."""
+    nested = "sin(" * 30 + "x" + ")" * 30
+    body = {"expression": nested, "start": {"x": 0.5}, "learning_rate": 0.01, "steps": 1000}
+    r = await post(client, "/v1/derivatives/descent", body)
+    assert r.status_code == 422
+    (problem,) = r.json()["detail"]
+    assert problem["type"] == "limit_exceeded"
+    assert "over the limit of 400,000" in problem["msg"]
+    r = await post(client, "/v1/derivatives/descent", {**body, "steps": 100})
+    assert r.status_code == 200
+
+
+async def test_a_long_descent_within_the_budget_runs(client: httpx.AsyncClient) -> None:
+    body = {
+        "expression": "(1 - x)^2 + 100*(y - x^2)^2",
+        "start": {"x": -1, "y": 1},
+        "learning_rate": 0.001,
+        "steps": 1000,
+    }
+    r = await post(client, "/v1/derivatives/descent", body)
+    assert r.status_code == 200, r.text
+    path = DescentResponse.model_validate(r.json()).path
+    assert len(path) == 1001
+    assert path[-1].value < path[0].value

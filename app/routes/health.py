@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from typing import Literal
 
+import anyio.to_thread
 from fastapi import APIRouter, Request
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException
 
+from engine import calculus
 from schemas import ErrorResponse
 
 router = APIRouter(tags=["health"])
@@ -23,9 +25,16 @@ def healthz() -> Health:
     return Health(status="ok")
 
 
+READINESS_TIMEOUT_SECONDS = 5.0
+"""How long the readiness probe waits for a SymPy worker to prove it still answers."""
+
+
 @router.get("/readyz", response_model=Health, responses={503: {"model": ErrorResponse}})
-def readyz(request: Request) -> Health:
-    """Readiness: the start-up self-check passed and the server is not shutting down."""
+async def readyz(request: Request) -> Health:
+    """Readiness: the start-up self-check passed, a SymPy worker answers a real symbolic check
+    (derivative grading needs one), and the server is not shutting down."""
     if not request.app.state.ready:
         raise HTTPException(503, "not ready: starting, shutting down, or the self-check failed")
+    if not await anyio.to_thread.run_sync(calculus.warm_up, READINESS_TIMEOUT_SECONDS):
+        raise HTTPException(503, "not ready: the symbolic (SymPy) workers do not answer")
     return Health(status="ready")

@@ -5,14 +5,16 @@
     gradient(tree, ["x", "y"])        each partial derivative, with its steps
     to_text(tree), to_latex(tree)     back to text in the same grammar, and to LaTeX
     evaluate(tree, {"x": array})      float64 values, elementwise (evaluate.py)
-    check_equivalence(a, b, ...)      equal at sample points, and by SymPy (equivalence.py)
+    check_equivalence(a, b, ...)      equal at sample points, and by SymPy (equivalence.py); or
+                                      right only to the digits of its decimals (rounding.py)
     gradient_descent(tree, ...)       theta' = theta -/+ eta grad f (descent.py)
+    warm_up()                         start the SymPy workers and prove they answer (proof.py)
 
 Errors: ExpressionSyntaxError and ExpressionLimitError (errors.py), and the engine's
 DomainError and NonFiniteError. SymPy runs only in worker processes with a deadline (proof.py).
 """
 
-from engine.calculus.descent import DescentPoint, gradient_descent
+from engine.calculus.descent import DescentPoint, descent_work, gradient_descent
 from engine.calculus.equivalence import (
     Counterexample,
     Equivalence,
@@ -28,7 +30,8 @@ from engine.calculus.functions import ALIASES, FUNCTIONS
 from engine.calculus.limits import DEFAULT_EXPRESSION_LIMITS, ExpressionLimits
 from engine.calculus.parser import is_variable_name, parse
 from engine.calculus.printing import to_latex, to_text, variable_latex
-from engine.calculus.proof import SympyCheck, sympy_check
+from engine.calculus.proof import SympyCheck, sympy_check, warm_up
+from engine.calculus.rounding import Rounding
 from engine.calculus.rules import (
     RULE_FORMULAS,
     TABLE,
@@ -56,6 +59,7 @@ __all__ = [
     "ExpressionLimits",
     "ExpressionSyntaxError",
     "Interval",
+    "Rounding",
     "Rule",
     "Step",
     "SymbolicCheck",
@@ -64,6 +68,7 @@ __all__ = [
     "TableEntry",
     "check_equivalence",
     "derive",
+    "descent_work",
     "evaluate",
     "gradient",
     "gradient_descent",
@@ -74,4 +79,5 @@ __all__ = [
     "to_text",
     "value_at",
     "variable_latex",
+    "warm_up",
 ]

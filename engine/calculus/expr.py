@@ -1,6 +1,7 @@
 """Expressions as trees: what the parser builds, the rules differentiate and the printers write.
 
-    Num(2)                      a rational number, exact (0.1 is 1/10)
+    Num(2)                      a rational number, exact (0.1 is 1/10), with its text as the
+                                student typed it ("0.1"; None for a number the engine computed)
     Const("e"), Const("pi")     the named constants
     Var("x")                    a variable
     Neg(u)                      -u
@@ -9,6 +10,9 @@
     Div(u, v)                   u / v (kept apart from Mul so that the quotient rule can apply)
     Pow(u, v)                   u ^ v
     Call("sin", (u,))           a function of the table (see functions.py), log has two arguments
+    Restricted(u, f)            u, but only where f is defined too: a derivative on the domain of
+                                its function (d/dx sqrt(x)^2 is 1, for x >= 0 only); it prints as
+                                u, and only ever wraps a whole derivative (rules.py)
 
 Nodes are frozen dataclasses: equal trees compare and hash equal, and subtrees are shared freely.
 Every node knows its ``size`` (nodes in the tree, shared subtrees counted each time they occur)
@@ -52,6 +56,8 @@ class Expr:
 @dataclass(frozen=True)
 class Num(Expr):
     value: Fraction
+    written: str | None = field(default=None, compare=False)
+    """the text the student typed (0.6931472, 1e-3), shown as typed; not part of equality"""
 
     @property
     def is_integer(self) -> bool:
@@ -129,6 +135,22 @@ class Call(Expr):
         return self.args
 
 
+@dataclass(frozen=True)
+class Restricted(Expr):
+    expr: Expr
+    to: Expr
+    """the function whose domain restricts expr's"""
+
+    @property
+    def children(self) -> tuple[Expr, ...]:
+        return (self.expr, self.to)
+
+
+def unrestricted(expr: Expr) -> Expr:
+    """The expression without its restriction (what prints, and what SymPy compares)."""
+    return expr.expr if isinstance(expr, Restricted) else expr
+
+
 def num(value: int | Fraction) -> Num:
     return Num(Fraction(value))
 
@@ -136,6 +158,7 @@ def num(value: int | Fraction) -> Num:
 ZERO = num(0)
 ONE = num(1)
 TWO = num(2)
+THREE = num(3)
 E = Const("e")
 PI = Const("pi")
 

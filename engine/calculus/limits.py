@@ -23,6 +23,10 @@ class ExpressionLimits:
     """different variables in one request"""
     max_result_nodes: int = 20_000
     """nodes in a derivative before it is simplified, and in all the steps together"""
+    max_descent_work: int = 400_000
+    """nodes a gradient descent evaluates: steps x (nodes of f + nodes of every partial
+    derivative), about 1 us each; estimated before anything is derived as steps x (variables
+    + 1) x nodes of f (descent.descent_work)"""
 
 
 DEFAULT_EXPRESSION_LIMITS = ExpressionLimits()

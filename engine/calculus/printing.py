@@ -4,22 +4,35 @@ as LaTeX, with no more parentheses than precedence needs.
     to_text(tree)   "x^2*sin(x) - 1/(2*sqrt(x))"
     to_latex(tree)  "x^{2} \\sin\\left(x\\right) - \\frac{1}{2 \\sqrt{x}}"
 
-Exact numbers print as integers, as decimals when they have at most six decimal places (0.25),
-and as fractions otherwise (1/3). parse(to_text(t)) has the values of t everywhere.
+A number the student typed prints as typed (0.6931472, 1e-3); a number the engine computed
+prints by numbers.number_text (3, 0.25, 1/3), except in an exponent, where a fraction is always
+a fraction: x^(3/2), never x^1.5, and x^(1/2) is tidied to sqrt(x) (simplify.py).
+parse(to_text(t)) has the values of t everywhere.
 """
 
 from __future__ import annotations
 
-from decimal import Decimal
+import re
 from enum import IntEnum
 from fractions import Fraction
 
-from engine.calculus.expr import ONE, Add, Call, Const, Div, Expr, Mul, Neg, Num, Pow, Var
+from engine.calculus.expr import (
+    ONE,
+    Add,
+    Call,
+    Const,
+    Div,
+    Expr,
+    Mul,
+    Neg,
+    Num,
+    Pow,
+    Restricted,
+    Var,
+)
 from engine.calculus.functions import FUNCTIONS
+from engine.calculus.numbers import number_text
 from engine.calculus.parser import GREEK
-
-_DECIMAL_UNIT = 1_000_000
-"""Numbers with at most six decimal places (whose denominator divides 10^6) print as decimals."""
 
 
 class Precedence(IntEnum):
@@ -30,22 +43,10 @@ class Precedence(IntEnum):
     ATOM = 5
 
 
-def number_text(value: Fraction) -> str:
-    """3, -3, 0.25 or 1/3."""
-    if value.denominator == 1:
-        return str(value.numerator)
-    if _is_short_decimal(value.denominator):
-        return format(Decimal(value.numerator) / Decimal(value.denominator), "f")
-    return f"{value.numerator}/{value.denominator}"
-
-
-def _is_short_decimal(denominator: int) -> bool:
-    """Whether 1/denominator has at most six decimal places."""
-    return _DECIMAL_UNIT % denominator == 0
-
-
 def precedence(expr: Expr) -> Precedence:  # noqa: PLR0911 (one case per kind of node)
     match expr:
+        case Num(written=str()):
+            return Precedence.ATOM
         case Num(value=v):
             if v < 0:
                 return Precedence.SIGN
@@ -58,6 +59,8 @@ def precedence(expr: Expr) -> Precedence:  # noqa: PLR0911 (one case per kind of
             return Precedence.SIGN
         case Pow():
             return Precedence.POWER
+        case Restricted(expr=u):
+            return precedence(u)
     return Precedence.ATOM
 
 
@@ -88,7 +91,7 @@ def split_sign(expr: Expr) -> tuple[bool, Expr]:
 def _rational_coefficient(expr: Mul) -> Div | None:
     """(p/q) * u * ... as the quotient p * u * ... / q, which reads better."""
     first = expr.factors[0]
-    if not isinstance(first, Num) or _prints_as_atom(first.value):
+    if not isinstance(first, Num) or first.written is not None or _prints_as_atom(first.value):
         return None
     p, q = first.value.numerator, first.value.denominator
     rest = expr.factors[1:]
@@ -102,6 +105,8 @@ def _rational_coefficient(expr: Mul) -> Div | None:
 def to_text(expr: Expr) -> str:  # noqa: PLR0911 (one case per kind of node)
     """The expression in the parser's grammar."""
     match expr:
+        case Num(written=str(written)):
+            return written
         case Num(value=v):
             return number_text(v)
         case Const(name=name) | Var(name=name):
@@ -128,6 +133,8 @@ def to_text(expr: Expr) -> str:  # noqa: PLR0911 (one case per kind of node)
             return _text_operand(u, Precedence.ATOM) + "^" + _text_exponent(v)
         case Call(func=func, args=args):
             return f"{func}({', '.join(to_text(a) for a in args)})"
+        case Restricted(expr=u):
+            return to_text(u)
     raise TypeError(f"not an expression node: {expr!r}")
 
 
@@ -138,7 +145,19 @@ def _text_operand(expr: Expr, at_least: Precedence) -> str:
     return text if precedence(expr) >= at_least and text[0] != "-" else f"({text})"
 
 
+def _computed_fraction(expr: Expr) -> Fraction | None:
+    """The value of a number the engine computed that is not an integer (an exponent of a
+    derivative, 1/2 or -2/3), None for anything else."""
+    match expr:
+        case Num(value=v, written=None) if v.denominator != 1:
+            return v
+    return None
+
+
 def _text_exponent(expr: Expr) -> str:
+    fraction = _computed_fraction(expr)
+    if fraction is not None:
+        return f"({fraction.numerator}/{fraction.denominator})"
     if isinstance(expr, Pow):
         return to_text(expr)
     return _text_operand(expr, Precedence.ATOM)
@@ -173,9 +192,11 @@ def variable_latex(name: str) -> str:
     return head if not tail else f"{head}_{{{tail}}}"
 
 
-def to_latex(expr: Expr) -> str:  # noqa: PLR0911 (one case per kind of node)
+def to_latex(expr: Expr) -> str:  # noqa: PLR0911, PLR0912 (one case per kind of node)
     """The expression in LaTeX (math mode)."""
     match expr:
+        case Num(written=str(written)):
+            return _written_latex(written)
         case Num(value=v):
             if v.denominator != 1 and not _prints_as_atom(v):
                 sign = "-" if v < 0 else ""
@@ -203,7 +224,21 @@ def to_latex(expr: Expr) -> str:  # noqa: PLR0911 (one case per kind of node)
             return _latex_power(u, v)
         case Call():
             return _latex_call(expr)
+        case Restricted(expr=u):
+            return to_latex(u)
     raise TypeError(f"not an expression node: {expr!r}")
+
+
+_SCIENTIFIC = re.compile(r"(?P<mantissa>[^eE]*)[eE]\+?(?P<exponent>-?)0*(?P<digits>[0-9]+)")
+
+
+def _written_latex(written: str) -> str:
+    """A number as typed, in LaTeX: 0.5 as it is, 1.5e-3 as 1.5 \\cdot 10^{-3}."""
+    match = _SCIENTIFIC.fullmatch(written)
+    if match is None:
+        return written
+    exponent = match.group("exponent") + match.group("digits")
+    return f"{match.group('mantissa')} \\cdot 10^{{{exponent}}}"
 
 
 def _paren(latex: str) -> str:
@@ -232,26 +267,35 @@ def _latex_product(factors: tuple[Expr, ...]) -> str:
     return latex
 
 
+def _latex_exponent(exponent: Expr) -> str:
+    fraction = _computed_fraction(exponent)
+    if fraction is not None:  # x^{\frac{3}{2}}, never x^{1.5}
+        sign = "-" if fraction < 0 else ""
+        return f"{sign}\\frac{{{abs(fraction.numerator)}}}{{{fraction.denominator}}}"
+    return to_latex(exponent)
+
+
 def _latex_power(base: Expr, exponent: Expr) -> str:
+    power = _latex_exponent(exponent)
     if isinstance(base, Const) and base.name == "e":
-        return f"e^{{{to_latex(exponent)}}}"
-    if isinstance(base, Call) and base.func in FUNCTIONS and base.func not in ("sqrt", "exp"):
-        # sin(x)^2 as the textbook writes it: \sin^{2}(x)
-        return (
-            f"{FUNCTIONS[base.func].latex}^{{{to_latex(exponent)}}}{_paren(to_latex(base.args[0]))}"
-        )
+        return f"e^{{{power}}}"
+    if isinstance(base, Call) and base.func in FUNCTIONS:
+        written = FUNCTIONS[base.func].call_latex
+        if written is None:  # sin(x)^2 as the textbook writes it: \sin^{2}(x)
+            return f"{FUNCTIONS[base.func].latex}^{{{power}}}{_paren(to_latex(base.args[0]))}"
+        if written.startswith(r"\left"):  # |x|^{2}: the bars need no parentheses
+            return f"{to_latex(base)}^{{{power}}}"
     base_latex = to_latex(base)
     if precedence(base) < Precedence.ATOM or isinstance(base, Call):
         base_latex = _paren(base_latex)
-    return f"{base_latex}^{{{to_latex(exponent)}}}"
+    return f"{base_latex}^{{{power}}}"
 
 
 def _latex_call(expr: Call) -> str:
     args = [to_latex(a) for a in expr.args]
     if expr.func == "log":
         return f"\\log_{{{args[1]}}}{_paren(args[0])}"
-    if expr.func == "sqrt":
-        return f"\\sqrt{{{args[0]}}}"
-    if expr.func == "exp":
-        return f"e^{{{args[0]}}}"
-    return FUNCTIONS[expr.func].latex + _paren(args[0])
+    function = FUNCTIONS[expr.func]
+    if function.call_latex is not None:
+        return function.call_latex.format(u=args[0])
+    return function.latex + _paren(args[0])

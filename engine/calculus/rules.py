@@ -12,6 +12,9 @@
 and at each leaf an entry of the table (TABLE): x, x^a, a^x, e^x, log_a(x) and the functions of
 functions.py. ``derive(expr, "x")`` returns the derivative, tidied (simplify.py), and the steps in
 the order a textbook writes them: a rule, then the derivatives it needs, each one level deeper.
+The derivative keeps the domain of its function: f' exists only where f does, so it is a
+Restricted node, which prints as the tidied derivative and is undefined wherever f is (d/dx
+sqrt(x)^2 is 1, for x >= 0 only: the grader never samples x < 0, equivalence.py).
 A sub-expression without x is a constant whatever its shape (that is how partial derivatives
 treat the other variables).
 """
@@ -34,10 +37,12 @@ from engine.calculus.expr import (
     Mul,
     Neg,
     Pow,
+    Restricted,
     Var,
     call,
     mul,
     sub,
+    unrestricted,
 )
 from engine.calculus.functions import FUNCTIONS
 from engine.calculus.limits import DEFAULT_EXPRESSION_LIMITS, ExpressionLimits
@@ -147,6 +152,7 @@ class Derivation:
     expression: Expr
     variable: str
     derivative: Expr
+    """tidied, and Restricted to the expression's domain"""
     steps: tuple[Step, ...]
 
 
@@ -158,10 +164,12 @@ def derive(
     Raises ExpressionLimitError when the derivative, or all the steps together, would have more
     than limits.max_result_nodes nodes.
     """
+    function = unrestricted(expr)
+    domain = expr.to if isinstance(expr, Restricted) else expr  # a derivative's derivative
     deriver = _Deriver(variable, limits.max_result_nodes)
-    derivative = deriver.derive(expr, 0)
+    derivative = deriver.derive(function, 0)
     steps = tuple(step for step in deriver.steps if step is not None)
-    return Derivation(expr, variable, derivative, steps)
+    return Derivation(expr, variable, Restricted(derivative, domain), steps)
 
 
 def gradient(

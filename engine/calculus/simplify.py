@@ -7,8 +7,15 @@ only rewrites that are always valid and always cheap, bottom-up in one pass:
 - sums are flattened and like terms collected (x*y + 2*y*x is 3*x*y);
 - products are flattened, signs pulled to the front, powers of one base merged (x*x^2 is x^3)
   and factors cancelled between numerator and denominator (x^2/x is x);
-- powers of powers with an integer outer exponent are merged, and u^0, u^1, 1^u vanish;
+- powers of powers with an integer outer exponent are merged when that keeps the domain
+  ((x^(1/3))^3 is x, as a real root; (x^(1/4))^4 is not), and u^0, u^1, 1^u vanish;
+- u^(1/2) is sqrt(u), and in a denominator |u|^2 is u^2 (any even power: x/|x|^2 is 1/x);
+- a coefficient that reads better as a decimal stays one (1.3862944*x, not 866434*x/625000);
 - a few exact values of the table are used (sin(0) = 0, ln(1) = 0, ...).
+
+Cancelling can extend a domain: sqrt(x)/sqrt(x) is 1, defined for x < 0 too. The rules keep the
+function's domain with the derivative (a Restricted node, rules.py), so that the derivative is
+never evaluated, nor an answer graded, where the function itself is not defined.
 
 It never expands, factors or applies identities such as sin^2 + cos^2 = 1: the answer keeps the
 shape the rules gave it, and an equivalence check (equivalence.py) settles the rest.
@@ -33,13 +40,17 @@ from engine.calculus.expr import (
     Neg,
     Num,
     Pow,
+    Restricted,
     Var,
     num,
 )
+from engine.calculus.numbers import reads_as_decimal
 
 _MAX_BITS = 2000
 """Exact numbers are folded only while numerator and denominator stay under this many bits."""
 _MAX_FOLDED_EXPONENT = 64
+
+_HALF = Fraction(1, 2)
 
 _EXACT_VALUES: dict[tuple[str, Fraction], Fraction] = {
     ("sin", Fraction(0)): Fraction(0),
@@ -48,12 +59,19 @@ _EXACT_VALUES: dict[tuple[str, Fraction], Fraction] = {
     ("sinh", Fraction(0)): Fraction(0),
     ("cosh", Fraction(0)): Fraction(1),
     ("tanh", Fraction(0)): Fraction(0),
+    ("sech", Fraction(0)): Fraction(1),
+    ("arsinh", Fraction(0)): Fraction(0),
+    ("arcosh", Fraction(1)): Fraction(0),
+    ("artanh", Fraction(0)): Fraction(0),
     ("arcsin", Fraction(0)): Fraction(0),
     ("arctan", Fraction(0)): Fraction(0),
     ("exp", Fraction(0)): Fraction(1),
     ("ln", Fraction(1)): Fraction(0),
     ("sqrt", Fraction(0)): Fraction(0),
     ("sqrt", Fraction(1)): Fraction(1),
+    ("cbrt", Fraction(0)): Fraction(0),
+    ("cbrt", Fraction(1)): Fraction(1),
+    ("sgn", Fraction(0)): Fraction(0),
     ("sigmoid", Fraction(0)): Fraction(1, 2),
     ("relu", Fraction(0)): Fraction(0),
 }
@@ -74,6 +92,8 @@ def tidy(expr: Expr) -> Expr:  # noqa: PLR0911 (one case per kind of node)
             return make_power(tidy(u), tidy(v))
         case Call(func=func, args=args):
             return make_call(func, tuple(tidy(a) for a in args))
+        case Restricted(expr=u, to=f):
+            return Restricted(tidy(u), f)
     return expr
 
 
@@ -199,9 +219,19 @@ class _Product:
     def _add_power(self, base: Expr, exponent: Fraction) -> None:
         self.powers[base] = self.powers.get(base, Fraction(0)) + exponent
 
+    def _even_powers_of_abs(self) -> None:
+        """1/|u|^(2k) is 1/u^(2k), merged with the other powers of u: x/|x|^2 is 1/x (d/dx
+        ln|x|). In a numerator |u|^2 stays, to cancel with a |u| below it (3*x*|x|)."""
+        for base, exponent in list(self.powers.items()):
+            match base:
+                case Call(func="abs", args=(inner,)) if exponent < 0 and exponent % 2 == 0:
+                    del self.powers[base]
+                    self._add_power(inner, exponent)
+
     def build(self) -> Expr:
         if self.coefficient == 0:
             return ZERO
+        self._even_powers_of_abs()
         numerator: list[Expr] = []
         denominator: list[Expr] = []
         for base, exponent in self.powers.items():
@@ -216,6 +246,11 @@ class _Product:
         c = self.coefficient
         if not numerator and not denominator:
             return Num(c)
+        if reads_as_decimal(c):  # 1.3862944*x, not 866434*x/625000
+            top = _product_of(abs(c), numerator)
+            bottom = _product_of(1, denominator)
+            magnitude = top if bottom == ONE else Div(top, bottom)
+            return magnitude if c > 0 else negate_magnitude(magnitude)
         top = _product_of(abs(c.numerator), numerator)
         bottom = _product_of(c.denominator, denominator)
         magnitude = top if bottom == ONE else Div(top, bottom)
@@ -231,7 +266,7 @@ def _variables_first(factor: Expr) -> tuple[int, str]:
     return 1, ""
 
 
-def _product_of(coefficient: int, factors: list[Expr]) -> Expr:
+def _product_of(coefficient: int | Fraction, factors: list[Expr]) -> Expr:
     flat: list[Expr] = []
     for f in factors:
         flat.extend(f.factors if isinstance(f, Mul) else (f,))
@@ -273,12 +308,14 @@ def make_quotient(u: Expr, v: Expr) -> Expr:
 # Powers and functions -----------------------------------------------------------------------
 
 
-def make_power(base: Expr, exponent: Expr) -> Expr:
+def make_power(base: Expr, exponent: Expr) -> Expr:  # noqa: PLR0911 (one case per rewrite)
     """base ^ exponent for a tidy base and exponent."""
     if exponent == ZERO or base == ONE:
         return ONE
     if exponent == ONE:
         return base
+    if exponent == Num(_HALF):
+        return make_call("sqrt", (base,))
     match base, exponent:
         case Num(value=b), Num(value=e) if e.denominator == 1 and abs(e) <= _MAX_FOLDED_EXPONENT:
             if b != 0 or e > 0:
@@ -287,9 +324,15 @@ def make_power(base: Expr, exponent: Expr) -> Expr:
                     return Num(folded)
         case Num(value=b), Num(value=e) if b == 0 and e > 0:
             return ZERO
-        case Pow(base=inner, exp=Num(value=a)), Num(value=e) if e.denominator == 1:
+        case Pow(base=inner, exp=Num(value=a)), Num(value=e) if _merges(a, e):
             return make_power(inner, Num(a * e))
     return Pow(base, exponent)
+
+
+def _merges(a: Fraction, e: Fraction) -> bool:
+    """Whether (u^a)^e = u^(a e) with the same domain: e an integer, and u^(a e) no more
+    defined than u^a ((x^(1/3))^3 = x, real roots; (x^(1/4))^2 = x^(1/2); not (x^(1/4))^4)."""
+    return e.denominator == 1 and (a.denominator % 2 == 1 or (a * e).denominator % 2 == 0)
 
 
 def make_call(func: str, args: tuple[Expr, ...]) -> Expr:
@@ -302,4 +345,6 @@ def make_call(func: str, args: tuple[Expr, ...]) -> Expr:
         return ZERO
     if func == "ln" and args[0] == Const("e"):
         return ONE
+    if func == "abs" and isinstance(args[0], Num):
+        return Num(abs(args[0].value))
     return Call(func, args)
