@@ -78,3 +78,18 @@ $(BENCH_STAMP): $(TEST_STAMP) requirements/bench.txt
 	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements/bench.txt
 	command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
 	touch $@
+
+# --- Operations: the image, the Kubernetes manifests, the replica set -----------------------------
+#   make image         build the image from the Dockerfile, tagged $(IMAGE)
+#   make image-test    build it, run it as docs/deployment.md does (read-only, user 10001) on a
+#                      loopback port and check every endpoint family, the HEALTHCHECK, docker stop
+# They need a Docker engine (CI starts one with ../shared/tools/docker-sandbox.sh first).
+IMAGE ?= backprop-service:test
+
+.PHONY: image image-test
+
+image:
+	docker build --network host -t $(IMAGE) .
+
+image-test: image $(TEST_STAMP)
+	$(BIN)/python scripts/image_test.py --image $(IMAGE)
