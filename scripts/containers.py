@@ -17,6 +17,7 @@ import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 LABEL = "backprop-service.test"
@@ -90,6 +91,16 @@ class Container:
     def kill(self) -> None:
         """SIGKILL: the container dies at once, requests in flight and all."""
         docker("kill", self.id)
+
+    def cpu_seconds(self) -> float | None:
+        """CPU time (user + system) of the container's main process so far: with one worker, the
+        server itself. None where its process is not visible here (a Docker VM, say)."""
+        try:
+            pid = self.inspect()["State"]["Pid"]
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            return None
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
     def logs(self) -> str:
         done = subprocess.run(
