@@ -314,8 +314,13 @@ def throughput_rounds(
             rounds.append(Round(n, load.throughput(), cores, shares))
             failures += load.failures
             answered += len(load.answered)
-            print(f"  round {round_ + 1}, {n} replica{'s' if n > 1 else ''}: {rounds[-1].rate:.1f} "
-                  f"requests/s, the replicas used {cores or 0:.2f} cores", flush=True)  # fmt: skip
+            rate = rounds[-1].rate
+            used_cpu = ""
+            if cores is not None:
+                per_cpu = rate / max(cores, 1e-9)
+                used_cpu = f", the replicas used {cores:.2f} cores ({per_cpu:.1f} per CPU-second)"
+            print(f"  round {round_ + 1}, {n} replica{'s' if n > 1 else ''}: {rate:.1f} requests/s"
+                  f"{used_cpu}", flush=True)  # fmt: skip
     checks.record(
         "1 and 2 replicas: no failed request",
         not failures,
