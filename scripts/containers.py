@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import socket
 import subprocess
 import time
@@ -22,6 +23,16 @@ from typing import Any
 
 LABEL = "backprop-service.test"
 """Every container started here carries this label, with the id of the run that started it."""
+
+
+def exit_on_sigterm() -> None:
+    """Make SIGTERM (a CI timeout, say) unwind like Ctrl-C, so that every container and nginx
+    started here is removed on the way out."""
+
+    def stop(signum: int, frame: object) -> None:
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, stop)
 
 
 def free_port() -> int:

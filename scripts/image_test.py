@@ -32,10 +32,11 @@ import time
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
+from subprocess import SubprocessError
 from typing import Any
 
 import httpx
-from containers import Container, base_image, docker, image_size, started
+from containers import Container, base_image, docker, exit_on_sigterm, image_size, started
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -138,7 +139,14 @@ class Run:
             detail = body()
         except CheckError as exc:
             self.fail(name, str(exc))
-        except (httpx.HTTPError, OSError, KeyError, IndexError, TypeError, ValueError) as exc:
+        except (
+            httpx.HTTPError,
+            OSError,
+            LookupError,
+            TypeError,
+            ValueError,
+            SubprocessError,
+        ) as exc:
             self.fail(name, f"{type(exc).__name__}: {exc}")
         else:
             self.passed.append(name)
@@ -438,7 +446,7 @@ def check_stop(run: Run, container: Container) -> None:
             results.append(result)
 
     def stop() -> str:
-        threads = [threading.Thread(target=request) for _ in range(IN_FLIGHT)]
+        threads = [threading.Thread(target=request, daemon=True) for _ in range(IN_FLIGHT)]
         for thread in threads:
             thread.start()
         time.sleep(0.4)  # the requests have arrived and are being computed
@@ -470,6 +478,7 @@ def main() -> int:
     parser.add_argument("--image", default="backprop-service:test")
     parser.add_argument("--max-added-mb", type=float, default=280)
     args = parser.parse_args()
+    exit_on_sigterm()
 
     run = Run()
     check_image(run, args.image, args.max_added_mb)

@@ -50,7 +50,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from containers import Container, free_port, get, started
+from containers import Container, exit_on_sigterm, free_port, get, started
 
 ONE_WORKER = {"WEB_CONCURRENCY": "1"}
 
@@ -211,7 +211,7 @@ class Load:
     def start(self, deadline: float) -> None:
         self.started = time.monotonic()
         self._threads = [
-            threading.Thread(target=self._client, args=(self.started + deadline,))
+            threading.Thread(target=self._client, args=(self.started + deadline,), daemon=True)
             for _ in range(self.clients)
         ]
         for thread in self._threads:
@@ -425,6 +425,7 @@ def main() -> int:
     parser.add_argument("--max-requests", type=int, default=3000, help="per phase")
     parser.add_argument("--min-speedup", type=float, default=1.2)
     args = parser.parse_args()
+    exit_on_sigterm()
     nginx_binary()
 
     checks = Checks()
