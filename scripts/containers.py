@@ -7,6 +7,7 @@ nowhere else. ``started`` removes its container on the way out, whatever happene
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -123,9 +124,16 @@ class Container:
         subprocess.run(["docker", "rm", "--force", self.id], capture_output=True, check=False)
 
 
-def run(image: str, name: str, port: int, env: dict[str, str] | None = None) -> Container:
-    """Start a container of ``image`` on 127.0.0.1:``port``, as docs/deployment.md runs it."""
-    options = ["--read-only", "--user", "10001", "--network", "host"]
+def run(
+    image: str,
+    name: str,
+    port: int,
+    env: dict[str, str] | None = None,
+    more: list[str] | None = None,
+) -> Container:
+    """Start a container of ``image`` on 127.0.0.1:``port``, as docs/deployment.md runs it;
+    ``more``: more options of `docker run`."""
+    options = ["--read-only", "--user", "10001", "--network", "host", *(more or [])]
     options += ["--label", f"{LABEL}={os.getpid()}", "--name", name]
     for key, value in {"HOST": "127.0.0.1", "PORT": str(port), **(env or {})}.items():
         options += ["--env", f"{key}={value}"]
@@ -136,10 +144,14 @@ def run(image: str, name: str, port: int, env: dict[str, str] | None = None) -> 
 
 @contextmanager
 def started(
-    image: str, name: str, port: int | None = None, env: dict[str, str] | None = None
+    image: str,
+    name: str,
+    port: int | None = None,
+    env: dict[str, str] | None = None,
+    more: list[str] | None = None,
 ) -> Iterator[Container]:
     """A running container, removed (forcibly, if need be) when the block ends."""
-    container = run(image, f"{name}-{os.getpid()}", port or free_port(), env)
+    container = run(image, f"{name}-{os.getpid()}", port or free_port(), env, more)
     try:
         yield container
     finally:
@@ -156,3 +168,23 @@ def base_image(dockerfile: str = "Dockerfile") -> str:
     with open(dockerfile) as f:
         froms = [line.split()[1] for line in f if line.upper().startswith("FROM ")]
     return froms[-1]
+
+
+@contextmanager
+def own_cgroup(name: str) -> Iterator[list[str]]:
+    """`docker run` options that put a container in a CPU cgroup of its own, ``name``, beside
+    Docker's (which holds every other container), removed at the end when Docker leaves it.
+
+    Under cgroup v1 the one cgroup of all containers weighs as much as one busy process outside
+    it: on a machine busy with other work, containers in it share one process's worth of CPU
+    however many they are. A cgroup each gives each replica its own share, as separate machines
+    or pods would have.
+    """
+    systemd = docker("info", "--format", "{{.CgroupDriver}}") == "systemd"
+    yield ["--cgroup-parent", f"{name}.slice" if systemd else f"/{name}"]
+    if not systemd:
+        for directory in Path("/sys/fs/cgroup").glob(f"*/{name}"):
+            with contextlib.suppress(OSError):
+                directory.rmdir()
+        with contextlib.suppress(OSError):
+            (Path("/sys/fs/cgroup") / name).rmdir()

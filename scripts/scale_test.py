@@ -2,6 +2,7 @@
 
     python scripts/scale_test.py [--image backprop-service:test] [--clients 4] [--seconds 5]
                                  [--rounds 3] [--max-requests 3000] [--min-speedup 1.2]
+                                 [--own-cgroups]
 
 Three containers of the image (one worker each, as the Kubernetes manifests run them) listen on
 loopback ports; Debian's nginx, run unprivileged from a temporary configuration (no system
@@ -50,7 +51,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from containers import Container, exit_on_sigterm, free_port, get, started
+from containers import Container, exit_on_sigterm, free_port, get, own_cgroup, started
 
 ONE_WORKER = {"WEB_CONCURRENCY": "1"}
 
@@ -364,6 +365,8 @@ def failover_phase(
     args: argparse.Namespace,
     ref: bytes,
     stack: ExitStack,
+    *,
+    rolled_options: list[str],
 ) -> None:
     killed, rolled, _ = replicas
     with nginx([r.port for r in replicas]) as balancer:
@@ -379,7 +382,7 @@ def failover_phase(
         rolled.remove()
         print(f"  {load_figures(load)}: stopped {rolled.name} in {stop_took:.1f} s", flush=True)
         new = stack.enter_context(
-            started(args.image, "backprop-scale-rolled", rolled.port, ONE_WORKER)
+            started(args.image, "backprop-scale-rolled", rolled.port, ONE_WORKER, rolled_options)
         )
         ready = new.wait_ready(60)
         back_at = time.time()
@@ -424,20 +427,37 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=3, help="rounds of 1 and of 2 replicas")
     parser.add_argument("--max-requests", type=int, default=3000, help="per phase")
     parser.add_argument("--min-speedup", type=float, default=1.2)
+    parser.add_argument(
+        "--own-cgroups",
+        action="store_true",
+        help="each replica in a CPU cgroup of its own, as on machines of their own, rather than "
+        "all in Docker's one (which, on a busy machine, gets one process's share in all)",
+    )
     args = parser.parse_args()
     exit_on_sigterm()
     nginx_binary()
 
     checks = Checks()
     with ExitStack() as stack:
+        options: list[list[str]] = [[], [], []]
+        if args.own_cgroups:
+            options = [
+                stack.enter_context(own_cgroup(f"backprop-scale-{i}-{os.getpid()}"))
+                for i in (1, 2, 3)
+            ]
         replicas = [
-            stack.enter_context(started(args.image, f"backprop-scale-{i}", env=ONE_WORKER))
+            stack.enter_context(
+                started(args.image, f"backprop-scale-{i}", env=ONE_WORKER, more=options[i - 1])
+            )
             for i in (1, 2, 3)
         ]
         for replica in replicas:
             replica.wait_ready(60)
         ports = [r.port for r in replicas]
-        print(f"3 replicas (one worker each) on 127.0.0.1 ports {', '.join(map(str, ports))}")
+        where = ", each in a CPU cgroup of its own" if args.own_cgroups else ""
+        print(
+            f"3 replicas (one worker each{where}) on 127.0.0.1 ports {', '.join(map(str, ports))}"
+        )
         direct = httpx.post(replicas[0].url + "/v1/gradcheck", json=gradcheck_request(), timeout=30)
         direct.raise_for_status()
         reference = direct.content
@@ -445,7 +465,7 @@ def main() -> int:
 
         rounds = throughput_rounds(checks, replicas, args, reference)
         check_speedup(checks, rounds, args)
-        failover_phase(checks, replicas, args, reference, stack)
+        failover_phase(checks, replicas, args, reference, stack, rolled_options=options[1])
     skipped = f", {len(checks.skipped)} skipped" if checks.skipped else ""
     print(f"scale-test: {len(checks.passed)} passed, {len(checks.failed)} failed{skipped}")
     return 1 if checks.failed else 0
