@@ -78,3 +78,40 @@ $(BENCH_STAMP): $(TEST_STAMP) requirements/bench.txt
 	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements/bench.txt
 	command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
 	touch $@
+
+# --- Operations: the image, the Kubernetes manifests, the replica set -----------------------------
+#   make image         build the image from the Dockerfile, tagged $(IMAGE)
+#   make image-test    build it, run it as docs/deployment.md does (read-only, user 10001) on a
+#                      loopback port and check every endpoint family, the HEALTHCHECK, docker stop
+#   make k8s-validate  deploy/*.yaml against Kubernetes' API schemas (offline, kubernetes-validate,
+#                      oldest and newest version supported) and against each other and the app
+#   make scale-test    three containers behind Debian's nginx (installed by apt-get if missing):
+#                      kill one, roll another under steady load, zero failed requests; the
+#                      throughput of 1 and 2 replicas (about a minute; SCALE_ARGS for more)
+# The image targets need a Docker engine (CI starts one with ../shared/tools/docker-sandbox.sh).
+IMAGE ?= backprop-service:test
+K8S_VERSIONS ?= 1.25.0 1.37.0
+OPS_STAMP := $(VENV)/.ops-installed
+
+.PHONY: image image-test k8s-validate scale-test
+
+image:
+	docker build --network host -t $(IMAGE) .
+
+image-test: image $(TEST_STAMP)
+	$(BIN)/python scripts/image_test.py --image $(IMAGE)
+
+scale-test: image $(TEST_STAMP)
+	command -v nginx >/dev/null || { apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx; }
+	$(BIN)/python scripts/scale_test.py --image $(IMAGE) $(SCALE_ARGS)
+
+k8s-validate: $(OPS_STAMP)
+	for version in $(K8S_VERSIONS); do \
+		$(BIN)/kubernetes-validate --strict --kubernetes-version $$version deploy/*.yaml || exit 1; \
+	done
+	$(BIN)/python scripts/check_manifests.py
+
+$(OPS_STAMP): $(TEST_STAMP) requirements/ops.txt
+	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements/ops.txt
+	touch $@

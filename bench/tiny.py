@@ -1,7 +1,7 @@
 """Tiny requests per second under concurrent keep-alive clients (wrk), against a bare ASGI app.
 
 Both servers run with the same uvicorn settings (bench/bare_app.py), one after the other in
-alternating rounds, each round a fixed-length wrk run posting the SPEC.md 2-3-2 example.
+alternating rounds, each round a fixed-length wrk run posting the contract's 2-3-2 example.
 """
 
 from __future__ import annotations

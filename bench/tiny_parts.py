@@ -2,9 +2,9 @@
 
     .venv/bin/python -m bench.tiny_parts
 
-The rows of docs/performance.md's "Tiny requests" table: the SPEC.md 2-3-2 example validated,
-its engine objects built, the engine's backprop, the answer's dict and its JSON, and the whole
-app (the gate, FastAPI's own __call__ and all) on a fresh request each time, with no server
+The rows of docs/performance.md's "Tiny requests" table: the contract's 2-3-2 example (docs/api.md)
+validated, its engine objects built, the engine's backprop, the answer's dict and its JSON, and the
+whole app (the gate, FastAPI's own __call__ and all) on a fresh request each time, with no server
 around it. The minimum of five repeats of 20,000 calls each, in microseconds.
 """
 

@@ -2,7 +2,7 @@
 
 Every workload is a JSON body as a client would send it (bytes, built once) plus the pieces an
 in-process floor needs. Widths and batch sizes are the issue's: the 784-256-128-10 network with
-a batch of 64 for "large", the SPEC.md 2-3-2 example for "tiny".
+a batch of 64 for "large", the contract's 2-3-2 example (docs/api.md) for "tiny".
 """
 
 from __future__ import annotations
@@ -97,5 +97,5 @@ def with_base64_arrays(work: Workload) -> Workload:
 
 
 def tiny() -> Workload:
-    """The SPEC.md worked example: 2-3-2 sigmoid, one sample, MSE."""
+    """The contract's worked example (docs/api.md): 2-3-2 sigmoid, one sample, MSE."""
     return Workload("tiny 2-3-2", (2, 3, 2), 1, orjson.dumps(SPEC_EXAMPLE))

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Pin every dependency, transitive ones included, from pyproject.toml into requirements/*.txt.
 # The Dockerfile installs requirements/runtime.txt; `make test` and CI install requirements/test.txt;
-# `make bench` installs requirements/bench.txt.
+# `make bench` installs requirements/bench.txt; `make k8s-validate` requirements/ops.txt.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 tmp=$(mktemp -d)
@@ -26,4 +26,13 @@ python3 -m venv "$tmp/venv"
   "$tmp/venv/bin/pip" freeze --exclude backprop-service | sed 's/+cpu$//' \
     | grep -v -x -F -f <(grep -hv '^[#-]' requirements/runtime.txt requirements/test.txt)
 } > requirements/bench.txt
-echo "wrote requirements/runtime.txt, requirements/test.txt and requirements/bench.txt"
+# ops: on top of the test pins, in a venv of its own (the bench venv holds torch and friends)
+python3 -m venv "$tmp/ops"
+"$tmp/ops/bin/pip" install --quiet -r requirements/test.txt ".[ops]"
+{
+  echo "# Pinned operations dependencies (make k8s-validate): regenerate with 'make lock'."
+  echo "-r test.txt"
+  "$tmp/ops/bin/pip" freeze --exclude backprop-service \
+    | grep -v -x -F -f <(grep -hv '^[#-]' requirements/runtime.txt requirements/test.txt)
+} > requirements/ops.txt
+echo "wrote requirements/runtime.txt, requirements/test.txt, requirements/bench.txt and requirements/ops.txt"

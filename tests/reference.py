@@ -1,8 +1,9 @@
 """An independent oracle: the contract's maths in plain Python scalars, and central differences.
 
-Nothing here imports the engine or the schemas. It reads a request as SPEC.md defines it (a dict,
-exactly what a client would POST), computes the forward pass and the loss one sample and one unit
-at a time with the ``math`` module, and gets every gradient by central finite differences of that
+Nothing here imports the engine or the schemas. It reads a request as docs/api.md defines it (a
+dict, exactly what a client would POST), computes the forward pass and the loss one sample and one
+unit at a time with the ``math`` module, and gets every gradient by central finite differences of
+that
 loss in float64:
 
     dL/dtheta ~ (L(theta + h) - L(theta - h)) / (2 h),   h = 1e-5 * max(1, |theta|)
@@ -52,7 +53,7 @@ def _softplus(beta: float, threshold: float) -> Callable[[float], float]:
     return lambda z: z if beta * z > threshold else math.log1p(math.exp(beta * z)) / beta
 
 
-# name -> (parameters -> f), f one scalar at a time, parameter defaults as SPEC.md gives them
+# name -> (parameters -> f), f one scalar at a time, parameter defaults as docs/api.md gives them
 SCALAR_ACTIVATIONS: dict[str, Callable[[dict[str, Any]], Callable[[float], float]]] = {
     "linear": lambda p: lambda z: z,
     "sigmoid": lambda p: _sigmoid,

@@ -98,7 +98,7 @@ async def test_not_ready_when_the_self_check_fails(monkeypatch: pytest.MonkeyPat
 
 
 async def test_openapi_example_is_the_spec_example_and_works(client: httpx.AsyncClient) -> None:
-    """What "Try it out" in /docs sends is the SPEC.md example, and it gets SPEC.md's answer."""
+    """What "Try it out" in /docs sends is the contract's worked example, and it gets its answer."""
     openapi = (await client.get("/openapi.json")).json()
     for path, expected in (("/v1/backprop", SPEC_EXAMPLE), ("/v1/forward", SPEC_FORWARD_EXAMPLE)):
         body = openapi["paths"][path]["post"]["requestBody"]["content"]["application/json"]

@@ -1,4 +1,4 @@
-"""Every kind of bad input SPEC.md lists gets a 4xx that says what is wrong and where.
+"""Every kind of bad input docs/api.md lists gets a 4xx that says what is wrong and where.
 
 The answer has the one error shape, never echoes the input, never shows a stack trace, and lists
 a bounded number of problems.
@@ -35,7 +35,7 @@ def top(key: str, value: Any) -> Mutation:
     return set_in(lambda r: r, key, value)
 
 
-# mutation of the SPEC example, expected loc, a fragment the message must contain
+# mutation of the contract's worked example, expected loc, a fragment the message must contain
 CASES: list[tuple[str, Mutation, list[Any], str]] = [
     ("string for a number", set_in(layer(0), "biases", [0.1, "0.1", 0.1]),
      ["body", "network", "layers", 0, "biases", 1], "valid number"),

@@ -1,6 +1,6 @@
 """Hostile bodies: each one gets a 4xx in the one error shape, and the service keeps answering.
 
-(The kinds SPEC.md lists, with a test each, are in test_bad_input.py and test_limits.py; this is
+(The kinds docs/api.md lists, with a test each, are in test_bad_input.py and test_limits.py; this is
 the wider net: what an attacker or a broken client sends.)
 """
 

@@ -1,4 +1,4 @@
-"""The worked example of SPEC.md, to 1e-12, and the textbook's formulas written out literally.
+"""The worked example of docs/api.md, to 1e-12, and the textbook's formulas written out literally.
 
 The expected values are computed here by hand, one scalar at a time, with the textbook's
 formulas for a sigmoid network under the 1/2-sum MSE:
@@ -85,7 +85,8 @@ def test_spec_example_matches_the_textbook_formulas_to_1e_12() -> None:
 
 
 def test_spec_example_matches_the_figures_printed_in_spec_md() -> None:
-    """SPEC.md prints its figures rounded to 8 decimals, the loss in full."""
+    """The original specification printed its figures rounded to 8 decimals, the loss in full
+    (docs/api.md shows them in full)."""
     got = answer(SPEC_EXAMPLE)
     assert abs(got["loss"] - SPEC_EXAMPLE_LOSS) <= EXACT
     printed = {

@@ -1,6 +1,6 @@
 """POST /v1/backprop against PyTorch autograd, field by field, to a relative error of 1e-9.
 
-The oracle (tests/torch_reference.py) is written from SPEC.md with torch.nn.functional and
+The oracle (tests/torch_reference.py) is written from docs/api.md with torch.nn.functional and
 ``loss.backward()``; it shares no code with the engine. Every field of the answer is compared:
 loss, outputs, input_gradients, and each layer's pre_activations, activations, deltas,
 weight_gradients, bias_gradients, updated_weights and updated_biases.
@@ -783,7 +783,7 @@ async def test_the_comparison_catches_the_wrong_kink_convention(
 async def test_sigmoid_bce_is_the_fused_form_not_bceloss_of_the_sigmoid(
     client: httpx.AsyncClient, z: float
 ) -> None:
-    """SPEC.md prescribes the fused form for a sigmoid last layer under binary_cross_entropy;
+    """docs/api.md prescribes the fused form for a sigmoid last layer under binary_cross_entropy;
     a reference that chains F.binary_cross_entropy(torch.sigmoid(z), y) instead parts from it
     once 1 - sigmoid(z) has lost its digits: the loss by 1.8e-9 at z = 20, dL/dz by 31% at
     z = 28 (o (1 - o) under BCELoss's clamp), and at z = 40 the loss is 100 (log clamped at

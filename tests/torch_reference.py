@@ -1,22 +1,22 @@
 """An independent reference for /v1/backprop: the same request, computed by PyTorch autograd.
 
-Written from SPEC.md alone, not from the engine: the forward pass is ``z = a W + b`` with W
-transposed when the request's layout is out_in, every activation and loss is PyTorch's own
-(torch.nn.functional), and every gradient is what ``loss.backward()`` leaves in ``.grad``:
-deltas are ``z.grad`` (``retain_grad``), dL/dW is ``W.grad`` (in the layout the weights were
-sent in, because W itself is the leaf), dL/dx is ``x.grad``. Only the conventions are ours:
+Written from the contract (docs/api.md) alone, not from the engine: the forward pass is ``z = a W +
+b`` with W transposed when the request's layout is out_in, every activation and loss is PyTorch's
+own (torch.nn.functional), and every gradient is what ``loss.backward()`` leaves in ``.grad``:
+deltas are ``z.grad`` (``retain_grad``), dL/dW is ``W.grad`` (in the layout the weights were sent
+in, because W itself is the leaf), dL/dx is ``x.grad``. Only the conventions are ours:
 
 - the preset's defaults (textbook: in_out, ReLU'(0) = 1, MSE = 1/2 sum, sums; pytorch:
-  out_in, ReLU'(0) = 0, MSE = mean, means), each overridable as SPEC.md says;
+  out_in, ReLU'(0) = 0, MSE = mean, means), each overridable as docs/api.md says;
 - relu_grad_at_zero = 1: PyTorch takes the left-hand derivative at z = 0 for relu and
   leaky_relu; ``RightDerivativeAtZero`` replaces it there by PyTorch's own derivative
   evaluated just right of 0 (at the smallest positive normal float, where both are on their
-  linear branch). elu and selu keep PyTorch's value at 0 under every setting (SPEC.md's
+  linear branch). elu and selu keep PyTorch's value at 0 under every setting (the contract's
   convention names only ReLU and LeakyReLU);
-- the fused forms SPEC.md prescribes: a softmax last layer with cross_entropy (from_logits
+- the fused forms docs/api.md prescribes: a softmax last layer with cross_entropy (from_logits
   false) is F.cross_entropy on its logits z, a sigmoid last layer with binary_cross_entropy is
   F.binary_cross_entropy_with_logits on z. Their z.grad is then p - y scaled by the reduction,
-  as SPEC.md's "Output layer" paragraph says.
+  as docs/api.md's "Output layer" item says.
 
 Requires torch; import it only after ``pytest.importorskip("torch")``.
 """
@@ -114,7 +114,7 @@ def _conventions(request: dict[str, Any]) -> dict[str, Any]:
 def _targets(request: dict[str, Any], n_outputs: int) -> tuple[Tensor, bool]:
     """Targets as (rows [N, n_L] float64, False) or (class indices [N] int64, True).
 
-    As SPEC.md reads them: N class indices (a flat list of integers) when inputs has rows,
+    As docs/api.md reads them: N class indices (a flat list of integers) when inputs has rows,
     one class index (an integer) for one flat sample, otherwise rows (one flat row for a flat
     sample).
     """
@@ -656,7 +656,7 @@ def compare(
 
 
 def is_finite(request: dict[str, Any]) -> bool:
-    """Whether PyTorch's answer is finite everywhere (SPEC.md: else the service answers 422)."""
+    """Whether PyTorch's answer is finite everywhere (docs/api.md: else the service answers 422)."""
     expected = fields(answer(trace(request)))
     return all(np.isfinite(value).all() for value in expected.values())
 
