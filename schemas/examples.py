@@ -1,7 +1,7 @@
-"""The worked example of SPEC.md: a 2-3-2 sigmoid network, one sample, MSE, eta = 0.5.
+"""The worked example of the contract (docs/api.md): a 2-3-2 sigmoid network, one sample, MSE, eta = 0.5.
 
 It is the request example in the OpenAPI docs (so "Try it out" works) and the README's, and the
-tests check the service's answer to it against the figures SPEC.md gives.
+tests check the service's answer to it against the figures docs/api.md gives.
 """
 
 from __future__ import annotations
@@ -34,4 +34,4 @@ SPEC_FORWARD_EXAMPLE: dict[str, Any] = {
 }
 
 SPEC_EXAMPLE_LOSS = 0.4322205622951505
-"""The loss SPEC.md gives for SPEC_EXAMPLE."""
+"""The loss docs/api.md gives for SPEC_EXAMPLE."""
