@@ -19,7 +19,7 @@ from app.errors import install_error_handler
 from app.middleware import Gate
 from app.openapi import COMMON_ERRORS, install_openapi
 from app.pipeline import BodyRoute, ComputePool, Operation, Pipeline
-from app.routes import catalog, derivatives, grading, health, network
+from app.routes import catalog, derivatives, grading, health, network, playground
 from schemas import SPEC_EXAMPLE, BackpropRequest
 from schemas.examples import SPEC_EXAMPLE_LOSS
 
@@ -109,6 +109,7 @@ def create_app(settings: Settings | None = None) -> Service:
     app.state.settings = settings
     app.state.ready = False
     app.include_routers([m.router for m in (network, grading, catalog, derivatives, health)])
+    app.include_router(playground.router)
     install_error_handler(app)
     install_openapi(app, [operation.model for operation in app.operations.values()])
     return app
