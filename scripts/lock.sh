@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Pin every dependency, transitive ones included, from pyproject.toml into requirements/*.txt.
 # The Dockerfile installs requirements/runtime.txt; `make test` and CI install requirements/test.txt;
-# `make bench` installs requirements/bench.txt.
+# `make bench` installs requirements/bench.txt; `make browser-test` requirements/browser.txt.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 tmp=$(mktemp -d)
@@ -26,4 +26,13 @@ python3 -m venv "$tmp/venv"
   "$tmp/venv/bin/pip" freeze --exclude backprop-service | sed 's/+cpu$//' \
     | grep -v -x -F -f <(grep -hv '^[#-]' requirements/runtime.txt requirements/test.txt)
 } > requirements/bench.txt
-echo "wrote requirements/runtime.txt, requirements/test.txt and requirements/bench.txt"
+python3 -m venv "$tmp/browser"  # without the bench's packages
+"$tmp/browser/bin/pip" install --quiet --upgrade pip
+"$tmp/browser/bin/pip" install --quiet ".[test,browser]"
+{
+  echo "# Pinned browser-test dependencies (make browser-test): regenerate with 'make lock'."
+  echo "-r test.txt"
+  "$tmp/browser/bin/pip" freeze --exclude backprop-service \
+    | grep -v -x -F -f <(grep -hv '^[#-]' requirements/runtime.txt requirements/test.txt)
+} > requirements/browser.txt
+echo "wrote requirements/runtime.txt, test.txt, bench.txt and browser.txt"
