@@ -15,9 +15,6 @@ import math
 import os
 import re
 import shutil
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from itertools import pairwise
 from pathlib import Path
@@ -28,7 +25,7 @@ import httpx
 import pytest
 
 from schemas import SPEC_EXAMPLE
-from tests.test_server import free_port
+from tests.live import serving
 
 if TYPE_CHECKING:
     from playwright.sync_api import BrowserContext, Page, Playwright
@@ -57,27 +54,8 @@ WRONG_SIGN = {  # docs/grading.md's example: delta^2 with the sign of dL/do flip
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """backprop-service serve on a free port of 127.0.0.1."""
-    port = free_port()
-    log = tmp_path_factory.mktemp("playground-server") / "server.log"
-    command = [str(Path(sys.executable).parent / "backprop-service"), "serve",
-               "--host", "127.0.0.1", "--port", str(port), "--workers", "1"]  # fmt: skip
-    with log.open("wb") as output:
-        process = subprocess.Popen(command, cwd=ROOT, stdout=output, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            if httpx.get(f"{url}/readyz").status_code == 200:
-                break
-        except httpx.TransportError:
-            pass
-        assert process.poll() is None, log.read_text()
-        assert time.monotonic() < deadline, "the server did not become ready in 30 s"
-        time.sleep(0.1)
-    yield url
-    process.terminate()
-    process.wait(timeout=10)
+    with serving(tmp_path_factory.mktemp("playground-server") / "server.log") as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
