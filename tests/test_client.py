@@ -7,8 +7,12 @@ plain httpx: the client must hand back exactly those numbers, whichever way they
 from __future__ import annotations
 
 import json
+import re
+import subprocess
+import sys
 from collections.abc import Iterator
 from itertools import pairwise
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -300,3 +304,18 @@ def test_a_body_over_the_limit_raises_payload_too_large(tmp_path: Any) -> None:
         client.backprop(large_problem())
     assert caught.value.status_code == 413
     assert "max_body_bytes" in caught.value.messages[0]
+
+
+def test_the_readme_example_prints_what_it_says(server: str) -> None:
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    section = readme.split("## Python client", 1)[1]
+    match = re.search(r"```python\n(.*?)```", section, re.DOTALL)
+    assert match is not None
+    code = match.group(1)
+    shown = [line.split("# ", 1)[1] for line in code.splitlines() if "print(" in line]
+    run = subprocess.run(
+        [sys.executable, "-c", code.replace("http://127.0.0.1:8000", server)],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.splitlines() == shown
