@@ -171,17 +171,19 @@ def edges(page: Page) -> list[dict[str, Any]]:
     return found
 
 
-def assert_diagram_is(page: Page, request: dict[str, Any], answer: dict[str, Any]) -> None:
-    """Every value on the diagram is the API's answer, shown to 4 significant figures."""
+def assert_diagram_is(
+    page: Page, request: dict[str, Any], answer: dict[str, Any], sample: int = 0
+) -> None:
+    """Every value on the diagram is the API's answer for the sample shown, to 4 figures."""
     in_out = answer["conventions"]["weight_layout"] == "in_out"
     drawn = entries(page)
     expected: dict[tuple[str, str, str], float] = {}
-    for j, x in enumerate(request["inputs"][0]):
+    for j, x in enumerate(request["inputs"][sample]):
         expected["inputs", "", str(j)] = x
-        expected["input_gradients", "", str(j)] = answer["input_gradients"][0][j]
+        expected["input_gradients", "", str(j)] = answer["input_gradients"][sample][j]
     for i, layer in enumerate(answer["layers"]):
         for q in ("pre_activations", "activations", "deltas"):
-            for k, value in enumerate(layer[q][0]):
+            for k, value in enumerate(layer[q][sample]):
                 expected[q, str(i), str(k)] = value
         for k, value in enumerate(layer["bias_gradients"]):
             expected["bias_gradients", str(i), str(k)] = value
@@ -290,7 +292,9 @@ def grade(page: Page, answer: dict[str, Any]) -> None:
 
 
 def marked(page: Page) -> set[tuple[str, str, str]]:
-    return {(e["quantity"], e["layer"], e["unit"]) for e in entries(page) if e["wrong"]}
+    found = {(e["quantity"], e["layer"], e["unit"]) for e in entries(page) if e["wrong"]}
+    assert page.locator("#network-svg text.entry[data-status='wrong']").count() == len(found)
+    return found
 
 
 def test_a_graded_wrong_answer_marks_its_entries_and_names_the_mistake(page: Page) -> None:
@@ -391,6 +395,27 @@ def test_a_seeded_problem_loads_and_is_drawn(page: Page, server: str) -> None:
                                              "loss": "mse", "learning_rate": 0.5,
                                              "solution": True})  # fmt: skip
     assert_diagram_is(page, generated["problem"], generated["solution"])
+
+
+def test_a_batch_shows_the_sample_chosen_with_its_formulas(page: Page, server: str) -> None:
+    request = {
+        **SPEC_EXAMPLE,
+        "inputs": [[1.0, 2.0], [-0.5, 0.25]],
+        "targets": [[1.0, 0.0], [0.0, 1.0]],
+    }
+    page.get_by_text("The request as JSON").click()
+    page.get_by_label("The /v1/backprop request of the diagram").fill(json.dumps(request))
+    page.get_by_role("button", name="Load this request").click()
+    page.get_by_label("Sample shown").select_option("1")
+    page.wait_for_selector("#network-svg title:has-text('sample 2')", state="attached")
+    answer = api(server, "/v1/backprop", request)
+    assert_diagram_is(page, request, answer, sample=1)
+    explained = api(server, "/v1/backprop", {**request, "explain": True, "explain_sample": 1})
+    page.locator(
+        "#network-svg text.entry[data-quantity='deltas'][data-layer='0'][data-unit='2']"
+    ).click()
+    delta = next(e for e in explained["explanation"]["layers"][0]["deltas"] if e["index"] == [1, 2])
+    assert page.locator("#formula-text").inner_text() == delta["text"]
 
 
 def test_an_invalid_request_shows_the_services_located_message(

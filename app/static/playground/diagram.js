@@ -133,6 +133,7 @@ export function drawDiagram(container, { request, answer, sample, marks, onSelec
           "data-index": layout === "in_out" ? `${j},${k}` : `${k},${j}`,
           "data-weight": w,
           "data-value": g,
+          ...(marked ? { "data-status": "wrong" } : {}),
         });
         const d = `M ${from.x} ${from.y} L ${to.x} ${to.y}`;
         edge.append(el("title", {}, label));
@@ -165,7 +166,7 @@ export function drawDiagram(container, { request, answer, sample, marks, onSelec
   }
 
   // Units
-  const perSample = (l, unit) => (Array.isArray(answer.outputs[0]) ? [sample, unit] : [unit]);
+  const perSample = (unit) => (Array.isArray(answer.outputs[0]) ? [sample, unit] : [unit]);
   for (let l = 0; l <= L; l += 1) {
     if (l >= 1) entries.push(...edgeGroups[l - 1]);
     for (let unit = 0; unit < sizes[l]; unit += 1) {
@@ -189,7 +190,7 @@ export function drawDiagram(container, { request, answer, sample, marks, onSelec
         for (const line of lines) {
           line.marked = wrong.get(`${line.quantity}|${i}|${line.quantity === "bias_gradients" ? unit : `${sample},${unit}`}`) ||
             (line.quantity === "bias_gradients" ? wrong.get(`updated_biases|${i}|${unit}`) : undefined);
-          line.index = line.quantity === "bias_gradients" ? [unit] : perSample(l, unit);
+          line.index = line.quantity === "bias_gradients" ? [unit] : perSample(unit);
         }
       }
       let anyWrong = false;
@@ -207,6 +208,7 @@ export function drawDiagram(container, { request, answer, sample, marks, onSelec
           "data-layer": l === 0 ? "" : l - 1,
           "data-unit": unit,
           "data-value": line.value,
+          ...(line.marked ? { "data-status": "wrong" } : {}),
         }, text);
         anyWrong ||= Boolean(line.marked);
         g.append(t);
