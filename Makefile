@@ -5,6 +5,8 @@
 #   make fuzz   the property tests with many more random examples (a few minutes)
 #   make soak   concurrent good and bad requests against a real server (SOAK_SECONDS, 60 s)
 #   make test-torch  the tests that compare answers with PyTorch autograd (installs torch)
+#   make browser-test  /playground end to end in Debian's Chromium with Playwright (installs
+#               both if missing; screenshots in test-artifacts/playground/)
 #   make bench  the performance benchmark of docs/performance.md (about 10 minutes; installs
 #               matplotlib, torch and apt's wrk if missing); BENCH_ARGS=--quick for a first look
 
@@ -16,8 +18,10 @@ PORT   ?= 8000
 RUNTIME_STAMP := $(VENV)/.runtime-installed
 TEST_STAMP    := $(VENV)/.test-installed
 BENCH_STAMP   := $(VENV)/.bench-installed
+BROWSER_STAMP := $(VENV)/.browser-installed
+CHROMIUM      ?= /usr/bin/chromium
 
-.PHONY: run test lint pytest fuzz soak test-torch bench lock clean
+.PHONY: run test lint pytest fuzz soak test-torch browser-test bench lock clean
 
 run: $(RUNTIME_STAMP)
 	$(BIN)/backprop-service serve --port $(PORT)
@@ -53,6 +57,11 @@ test-torch: $(TEST_STAMP)
 	TORCH_ORACLE_REPORT=$(TORCH_REPORT) $(BIN)/pytest -m torch
 	@echo "largest errors per field: $(TORCH_REPORT)"
 
+# Playwright drives the Chromium of Debian's package: no browser is ever downloaded.
+browser-test: $(BROWSER_STAMP)
+	@test -x $(CHROMIUM) || { apt-get update -qq && apt-get install -y -qq chromium; }
+	CHROMIUM=$(CHROMIUM) $(BIN)/pytest -m browser
+
 bench: $(BENCH_STAMP)
 	$(BIN)/python -m bench.run $(BENCH_ARGS)
 
@@ -72,6 +81,10 @@ $(RUNTIME_STAMP): $(VENV)/bin/python requirements/runtime.txt pyproject.toml
 
 $(TEST_STAMP): $(RUNTIME_STAMP) requirements/test.txt
 	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements/test.txt
+	touch $@
+
+$(BROWSER_STAMP): $(TEST_STAMP) requirements/browser.txt
+	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements/browser.txt
 	touch $@
 
 $(BENCH_STAMP): $(TEST_STAMP) requirements/bench.txt

@@ -24,7 +24,7 @@ from app.dependencies import make_pipeline
 from app.errors import install_error_handler
 from app.middleware import AdmissionMiddleware, BodyLimitMiddleware
 from app.openapi import COMMON_ERRORS, install_openapi
-from app.routes import catalog, derivatives, docs, grading, health, network
+from app.routes import catalog, derivatives, docs, grading, health, network, playground
 from engine import calculus
 
 logger = logging.getLogger("backprop_service")
@@ -70,6 +70,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.ready = False
     for router in ROUTERS:
         app.include_router(router)
+    app.include_router(playground.router)
     if settings.docs_enabled:
         app.include_router(docs.router)
     install_error_handler(app)

@@ -1,4 +1,4 @@
-"""The worked example of the contract (docs/api.md): a 2-3-2 sigmoid network, one sample, MSE, eta = 0.5.
+"""The contract's worked example (docs/api.md): a 2-3-2 sigmoid network, one sample, MSE, eta 0.5.
 
 It is the request example in the OpenAPI docs (so "Try it out" works) and the README's, and the
 tests check the service's answer to it against the figures docs/api.md gives.

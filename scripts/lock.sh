@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Pin every dependency, transitive ones included, from pyproject.toml into requirements/*.txt.
 # The Dockerfile installs requirements/runtime.txt; `make test` and CI install requirements/test.txt;
-# `make bench` installs requirements/bench.txt; `make k8s-validate` requirements/ops.txt.
+# `make bench` installs requirements/bench.txt; `make k8s-validate` requirements/ops.txt;
+# `make browser-test` requirements/browser.txt.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 tmp=$(mktemp -d)
@@ -35,4 +36,13 @@ python3 -m venv "$tmp/ops"
   "$tmp/ops/bin/pip" freeze --exclude backprop-service \
     | grep -v -x -F -f <(grep -hv '^[#-]' requirements/runtime.txt requirements/test.txt)
 } > requirements/ops.txt
-echo "wrote requirements/runtime.txt, requirements/test.txt, requirements/bench.txt and requirements/ops.txt"
+python3 -m venv "$tmp/browser"  # without the bench's packages
+"$tmp/browser/bin/pip" install --quiet --upgrade pip
+"$tmp/browser/bin/pip" install --quiet ".[test,browser]"
+{
+  echo "# Pinned browser-test dependencies (make browser-test): regenerate with 'make lock'."
+  echo "-r test.txt"
+  "$tmp/browser/bin/pip" freeze --exclude backprop-service \
+    | grep -v -x -F -f <(grep -hv '^[#-]' requirements/runtime.txt requirements/test.txt)
+} > requirements/browser.txt
+echo "wrote requirements/runtime.txt, test.txt, bench.txt, ops.txt and browser.txt"

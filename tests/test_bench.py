@@ -33,3 +33,14 @@ def test_the_base64_workload_is_the_same_request() -> None:
         assert a.weights.tobytes() == b.weights.tobytes()
         assert a.biases.tobytes() == b.biases.tobytes()
     assert lists.inputs.tobytes() == encoded.inputs.tobytes()
+
+
+def test_the_client_round_trip_sends_the_large_workload() -> None:
+    from bench.client_roundtrip import TARGET, large_problem, row
+
+    problem, request = large_problem()
+    assert problem.body("lists") == request
+    figures = {"median": 0.1, "p90": 0.2}
+    made = row({"workload": "w", "client": figures, "json_lists": figures, "ratio_median": 0.6})
+    assert (made.ratio, made.met) == (0.6, False)
+    assert TARGET == 0.5

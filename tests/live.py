@@ -1,0 +1,49 @@
+"""A real ``backprop-service serve`` on a free port of 127.0.0.1, for tests that need one."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+
+from tests.test_server import free_port
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@contextmanager
+def serving(log: Path, settings: dict[str, str] | None = None) -> Iterator[str]:
+    """The server's base URL once /readyz answers 200; the server is stopped on exit.
+
+    settings: BACKPROP_* environment variables for it; its output goes to ``log``.
+    """
+    port = free_port()
+    command = [str(Path(sys.executable).parent / "backprop-service"), "serve",
+               "--host", "127.0.0.1", "--port", str(port), "--workers", "1"]  # fmt: skip
+    env = {**os.environ, **(settings or {})}
+    with log.open("wb") as output:
+        process = subprocess.Popen(
+            command, cwd=ROOT, env=env, stdout=output, stderr=subprocess.STDOUT
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(f"{url}/readyz").status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert process.poll() is None, log.read_text()
+            assert time.monotonic() < deadline, "the server did not become ready in 30 s"
+            time.sleep(0.1)
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
