@@ -22,6 +22,7 @@ import orjson
 
 import engine
 from engine import calculus
+from engine.explain import explain
 from engine.gradcheck import gradcheck as check_gradients
 from engine.problems import generate
 from schemas import convert
@@ -58,7 +59,9 @@ def backprop(req: BackpropRequest) -> Payload:
     result = problem.solve()
     explanation = (
         explanation_payload(
-            problem, result, sample=req.explain_sample, single_sample=req.single_sample
+            explain(problem, result, sample=req.explain_sample),
+            sample=req.explain_sample,
+            single_sample=req.single_sample,
         )
         if req.explain
         else None
@@ -102,8 +105,8 @@ def self_check() -> bool:
 
 def grade(req: GradeRequest) -> Payload:
     """POST /v1/grade: one answer against the reference, in the format asked for."""
-    grades = convert.grader(req).grade(convert.answers(req.submission))
-    return report_of(grades, req.format)
+    grader = convert.grader(req)
+    return report_of(grader, grader.grade(convert.answers(req.submission)), req.format)
 
 
 def grade_batch(req: BatchGradeRequest) -> Payload:
@@ -114,7 +117,7 @@ def grade_batch(req: BatchGradeRequest) -> Payload:
     mistakes: Counter[str] = Counter()
     for handin in req.submissions:
         grades = grader.grade(convert.answers(handin.submission))
-        results.append({"id": handin.id, "report": report_of(grades, req.format)})
+        results.append({"id": handin.id, "report": report_of(grader, grades, req.format)})
         scores.append(sum(g.score for g in grades))
         mistakes.update({m.id for g in grades for m in g.mistakes})
     max_score = sum(grader.points.of(key) for key in grader.items)

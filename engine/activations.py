@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import math
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from functools import cache
 from typing import Any, ClassVar, Literal
@@ -30,6 +30,7 @@ import numpy as np
 from scipy import special
 
 from engine.conventions import Conventions
+from engine.formulas import ONE, Call, Exp, Group, Power, Product, Quotient, Sum, Term, minus
 from engine.types import FloatArray
 
 
@@ -64,6 +65,25 @@ class Activation(ABC):
         """dL/dz = f'(z) * dL/da (elementwise activations)."""
         return self.derivative(z, a) * dL_da
 
+    # Its formulas, for worked solutions (engine/formulas.py, engine/explain.py) ---------------
+
+    def output_term(self, z: Sequence[Term], k: int) -> Term:
+        """a_k = f(z)_k as a formula, given the layer's pre-activations z (symbols or numbers)."""
+        return Call(self.name, (z[k],))
+
+    def derivative_term(self, z: Term, a: Term) -> Term | None:
+        """f'(z) as a formula in z or a = f(z), where it has a short one; else None (f'(z) is
+        then written as such, with its value)."""
+        return None
+
+    def derivative_call(self, z: Term) -> Term:
+        return Call(self.name, (z,), derivative=True)
+
+    def vjp_term(self, a: Sequence[Term], upstream: Sequence[Term], k: int) -> Term | None:
+        """dL/dz_k as a formula, for an activation that mixes units; None for an elementwise
+        one (dL/dz_k = f'(z_k) dL/da_k)."""
+        return None
+
 
 def _nonpositive_exp(z: FloatArray) -> FloatArray:
     """exp(min(z, 0)): the exponential of the negative branch, never overflowing."""
@@ -90,6 +110,9 @@ class Linear(Activation):
     def vjp(self, z: FloatArray, a: FloatArray, dL_da: FloatArray) -> FloatArray:
         return dL_da
 
+    def derivative_term(self, z: Term, a: Term) -> Term:
+        return ONE
+
 
 @dataclass(frozen=True)
 class Sigmoid(Activation):
@@ -103,6 +126,9 @@ class Sigmoid(Activation):
     def derivative(self, z: FloatArray, a: FloatArray) -> FloatArray:
         return a * (1.0 - a)
 
+    def derivative_term(self, z: Term, a: Term) -> Term:
+        return Product((a, minus(ONE, a)))
+
 
 @dataclass(frozen=True)
 class Tanh(Activation):
@@ -115,6 +141,9 @@ class Tanh(Activation):
 
     def derivative(self, z: FloatArray, a: FloatArray) -> FloatArray:
         return 1.0 - a * a
+
+    def derivative_term(self, z: Term, a: Term) -> Term:
+        return minus(ONE, Power(a, 2))
 
 
 @dataclass(frozen=True)
@@ -280,6 +309,15 @@ class Softmax(Activation):
     def vjp(self, z: FloatArray, a: FloatArray, dL_da: FloatArray) -> FloatArray:
         weighted: FloatArray = np.sum(dL_da * a, axis=1, keepdims=True)
         return a * (dL_da - weighted)
+
+    def output_term(self, z: Sequence[Term], k: int) -> Term:
+        """o_k = e^(z_k) / (e^(z_1) + ... + e^(z_n))."""
+        return Quotient(Exp(z[k]), Group(Sum(tuple(Exp(z_j) for z_j in z))))
+
+    def vjp_term(self, a: Sequence[Term], upstream: Sequence[Term], k: int) -> Term:
+        """dL/dz_k = a_k (dL/da_k - (dL/da_1 a_1 + ... + dL/da_n a_n))."""
+        weighted = Group(Sum(tuple(Product((g, a_j)) for g, a_j in zip(upstream, a, strict=True))))
+        return Product((a[k], minus(upstream[k], weighted)))
 
 
 ACTIVATIONS: dict[str, type[Activation]] = {

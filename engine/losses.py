@@ -30,6 +30,21 @@ from scipy import special
 from engine.activations import Activation, Sigmoid, Softmax
 from engine.conventions import PRESETS, Conventions, Reduction
 from engine.errors import DomainError
+from engine.formulas import (
+    ONE,
+    Call,
+    Difference,
+    Group,
+    Negative,
+    Number,
+    Product,
+    Quotient,
+    Symbol,
+    Term,
+    minus,
+    scaled,
+)
+from engine.problems import TargetKind
 from engine.types import FloatArray, IntArray
 
 # PyTorch's BCELoss clamps log(x) at -100 and the gradient's denominator o(1 - o) at 1e-12 as a
@@ -55,6 +70,30 @@ def _param(default: Any, doc: str) -> Any:
 
 
 @dataclass(frozen=True)
+class OutputUnit:
+    """One output unit k of one sample, for a loss to write its gradient's formula with.
+
+    o, t : o_k and t_k, as symbols or as numbers (the same for both rows of a worked formula)
+    p : the link of the logits at k (softmax(o)_k, sigmoid(o_k)) for a loss on logits
+    targets_sum_to_one : the sample's targets are a distribution (one-hot rows are)
+    numbers : this is the row with the numbers substituted (so parameters are numbers too)
+    """
+
+    o: Term
+    t: Term
+    p: Term | None
+    targets_sum_to_one: bool
+    numbers: bool
+
+    def parameter(self, name: str, value: float, *, negated: bool = False) -> Term:
+        """A parameter of the loss (or its negative): its symbol, or its value in the row of
+        numbers."""
+        if self.numbers:
+            return Number(-value if negated else value)
+        return Negative(Symbol(name)) if negated else Symbol(name)
+
+
+@dataclass(frozen=True)
 class Loss(ABC):
     """A loss function L(o, y) with its gradient dL/do."""
 
@@ -62,6 +101,10 @@ class Loss(ABC):
     formula: ClassVar[str]
     gradient_formula: ClassVar[str]
     reductions: ClassVar[tuple[Reduction, ...]] = ("sum", "mean")
+    link: ClassVar[type[Activation] | None] = None
+    """The activation the loss fuses with at the output, or applies to logits (from_logits)."""
+    targets: ClassVar[TargetKind] = "values"
+    """What its targets are: values, one-hot rows (class indices allowed), or 0/1 labels."""
     reduction: Reduction = field(
         metadata={"doc": "how the elementwise losses are reduced to one number"}
     )
@@ -81,6 +124,11 @@ class Loss(ABC):
     def fuses_with(self, activation: Activation) -> bool:
         """Whether dL/dz of a last layer with this activation has a fused, stable form."""
         return False
+
+    @abstractmethod
+    def gradient_term(self, unit: OutputUnit, scale: float, *, fused: bool) -> Term | None:
+        """dL/do_k of one output unit as a formula (engine/formulas.py), the reduction's scale
+        included; dL/dz_k itself when ``fused``. None when it has no short formula."""
 
     def output_value(self, f: Activation, z: FloatArray, o: FloatArray, y: FloatArray) -> float:
         """L of an output layer with activation f, pre-activations z and outputs o = f(z)."""
@@ -129,6 +177,9 @@ class MSE(Loss):
     def gradient(self, o: FloatArray, y: FloatArray) -> FloatArray:
         return ((1.0 if self.half else 2.0) * self.scale(o.shape)) * (o - y)
 
+    def gradient_term(self, unit: OutputUnit, scale: float, *, fused: bool) -> Term:
+        return scaled(scale * (1.0 if self.half else 2.0), minus(unit.o, unit.t))
+
 
 @dataclass(frozen=True)
 class L1(Loss):
@@ -141,6 +192,9 @@ class L1(Loss):
 
     def gradient(self, o: FloatArray, y: FloatArray) -> FloatArray:
         return self.scale(o.shape) * np.sign(o - y)
+
+    def gradient_term(self, unit: OutputUnit, scale: float, *, fused: bool) -> Term:
+        return scaled(scale, Call("sign", (Difference(unit.o, unit.t),)))
 
 
 @dataclass(frozen=True)
@@ -158,6 +212,13 @@ class Huber(Loss):
     def gradient(self, o: FloatArray, y: FloatArray) -> FloatArray:
         return self.scale(o.shape) * np.clip(o - y, -self.delta, self.delta)
 
+    def gradient_term(self, unit: OutputUnit, scale: float, *, fused: bool) -> Term:
+        low, high = (
+            unit.parameter("delta", self.delta, negated=True),
+            unit.parameter("delta", self.delta),
+        )
+        return scaled(scale, Call("clip", (Difference(unit.o, unit.t), low, high)))
+
 
 @dataclass(frozen=True)
 class CrossEntropy(Loss):
@@ -169,6 +230,8 @@ class CrossEntropy(Loss):
     """
 
     name = "cross_entropy"
+    link = Softmax
+    targets = "classes"
     formula = "L = -sum_i y_i ln o_i, o = softmax(z) (over the logits when from_logits)"
     gradient_formula = "dL/dz = p - y with p = softmax(z) (fused); dL/do = -y / o otherwise"
     from_logits: bool = _param(False, "the outputs are logits: apply softmax inside the loss")
@@ -211,6 +274,18 @@ class CrossEntropy(Loss):
         self._check_probabilities(o, y)
         return -self.scale(o.shape) * (y / np.where(y != 0.0, o, 1.0))
 
+    def gradient_term(self, unit: OutputUnit, scale: float, *, fused: bool) -> Term | None:
+        """(p_k - t_k) over logits (p = softmax), (o_k - t_k) fused with a softmax output,
+        -t_k / o_k otherwise; None with label smoothing or targets that are no distribution."""
+        if self.label_smoothing or not unit.targets_sum_to_one:
+            return None
+        if self.from_logits:
+            assert unit.p is not None
+            return scaled(scale, minus(unit.p, unit.t))
+        if fused:
+            return scaled(scale, minus(unit.o, unit.t))
+        return scaled(scale, Quotient(Negative(unit.t), unit.o))
+
     @staticmethod
     def _check_probabilities(o: FloatArray, y: FloatArray) -> None:
         bad = (y != 0.0) & (o <= 0.0)
@@ -233,6 +308,8 @@ class BinaryCrossEntropy(Loss):
     """
 
     name = "binary_cross_entropy"
+    link = Sigmoid
+    targets = "binary"
     formula = "L = -sum y ln o + (1 - y) ln(1 - o), o = sigmoid(z) when from_logits"
     gradient_formula = "dL/dz = sigmoid(z) - y (fused); dL/do = (o - y) / (o (1 - o)) otherwise"
     from_logits: bool = _param(False, "the outputs are logits: apply sigmoid inside the loss")
@@ -260,6 +337,17 @@ class BinaryCrossEntropy(Loss):
             return self.delta_from_logits(o, y)
         self._check_probabilities(o)
         return self.scale(o.shape) * (o - y) / np.maximum((1.0 - o) * o, _BCE_EPSILON)
+
+    def gradient_term(self, unit: OutputUnit, scale: float, *, fused: bool) -> Term:
+        """(p_k - t_k) over logits (p = sigmoid), (o_k - t_k) fused with a sigmoid output,
+        (o_k - t_k) / (o_k(1 - o_k)) otherwise."""
+        if self.from_logits:
+            assert unit.p is not None
+            return scaled(scale, minus(unit.p, unit.t))
+        if fused:
+            return scaled(scale, minus(unit.o, unit.t))
+        o = unit.o
+        return scaled(scale, Quotient(minus(o, unit.t), Group(Product((o, minus(ONE, o))))))
 
     @staticmethod
     def _check_probabilities(o: FloatArray) -> None:

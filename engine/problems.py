@@ -24,13 +24,8 @@ from engine.types import FloatArray
 _MASK = (1 << 64) - 1
 
 TargetKind = Literal["values", "classes", "binary"]
-"""values in [0, 1] (regression losses), one-hot rows (cross_entropy), 0 or 1 (binary)."""
-
-TARGET_KINDS: dict[str, TargetKind] = {
-    "cross_entropy": "classes",
-    "binary_cross_entropy": "binary",
-}
-"""The kind of targets a loss takes; every other loss takes values."""
+"""values in [0, 1] (regression losses), one-hot rows (cross_entropy), 0 or 1 (binary); each
+loss says which it takes (Loss.targets)."""
 
 
 class SplitMix64:

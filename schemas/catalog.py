@@ -54,9 +54,6 @@ class LossCatalog(BaseModel):
     losses: list[LossInfo]
 
 
-_FUSED_WITH = {losses.CrossEntropy: "softmax", losses.BinaryCrossEntropy: "sigmoid"}
-
-
 def activation_catalog() -> dict[str, Any]:
     return {
         "activations": [
@@ -82,8 +79,8 @@ def loss_catalog() -> dict[str, Any]:
                 "gradient": cls.gradient_formula,
                 "parameters": losses.parameters_of(cls),
                 "reductions": list(cls.reductions),
-                "class_indices": cls is losses.CrossEntropy,
-                "fused_with": _FUSED_WITH.get(cls),
+                "class_indices": cls.targets == "classes",
+                "fused_with": None if cls.link is None else cls.link.name,
             }
             for name, cls in LOSSES.items()
         ]

@@ -15,7 +15,7 @@ import numpy as np
 
 import engine
 from engine.grading import LAYER_QUANTITIES, Grader, ItemKey, Points, Tolerance, all_items
-from engine.problems import TARGET_KINDS, ProblemParameters
+from engine.problems import ProblemParameters
 from engine.types import FloatArray
 from schemas.grading import GradingOptions, Submission
 from schemas.problems import ProblemRequest
@@ -133,5 +133,5 @@ def problem_parameters(req: ProblemRequest) -> ProblemParameters:
         batch_size=req.batch_size,
         decimals=req.decimals,
         weight_range=req.weight_range,
-        targets=TARGET_KINDS.get(req.loss.name, "values"),
+        targets=engine.LOSSES[req.loss.name].targets,
     )

@@ -14,8 +14,8 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from engine import Backprop, BackpropProblem
-from engine.explain import EXPLAINED, explain
+from engine.explain import PER_SAMPLE, Entry
+from schemas.worked import written
 
 _PER_SAMPLE = frozenset({"pre_activations", "activations", "deltas"})
 
@@ -42,34 +42,26 @@ class Explanation(BaseModel):
 
 
 def explanation_payload(
-    problem: BackpropProblem, result: Backprop, *, sample: int, single_sample: bool
+    layers: list[dict[str, list[Entry]]], *, sample: int, single_sample: bool
 ) -> dict[str, Any]:
-    layers = explain(
-        problem.network,
-        problem.x,
-        problem.y,
-        problem.loss,
-        result,
-        learning_rate=problem.learning_rate,
-        ascent=problem.ascent,
-        sample=sample,
-    )
+    """The "explanation" of an answer: engine/explain.py's equations, written out."""
     return {
         "sample": sample,
         "layers": [
             {
-                quantity: [
-                    {
-                        "index": list(
-                            e.index[1:] if single_sample and quantity in _PER_SAMPLE else e.index
-                        ),
-                        "text": e.formula.text,
-                        "latex": e.formula.latex,
-                    }
-                    for e in layer[quantity]
-                ]
-                for quantity in EXPLAINED
+                quantity: [_worked_entry(entry, quantity, single_sample) for entry in entries]
+                for quantity, entries in layer.items()
             }
             for layer in layers
         ],
+    }
+
+
+def _worked_entry(entry: Entry, quantity: str, single_sample: bool) -> dict[str, Any]:
+    formula = written(entry.equation)
+    flat = single_sample and quantity in PER_SAMPLE
+    return {
+        "index": list(entry.index[1:] if flat else entry.index),
+        "text": formula.text,
+        "latex": formula.latex,
     }

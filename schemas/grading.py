@@ -17,10 +17,23 @@ from typing import Annotated, Any, NoReturn, Self
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, model_validator
 from pydantic_core import PydanticCustomError
 
-from engine.grading import DEFAULT_ATOL, DEFAULT_RTOL, QUANTITIES, ItemGrade, Quantity, all_items
+import engine
+from engine.grading import (
+    DEFAULT_ATOL,
+    DEFAULT_RTOL,
+    QUANTITIES,
+    Grader,
+    ItemGrade,
+    ItemKey,
+    Quantity,
+    Tolerance,
+    all_items,
+)
+from engine.grading.items import PER_SAMPLE
 from schemas.arrays import FiniteFloat, NonNegativeFloat, Samples
 from schemas.gradebook import GradedItem, ReportFormat, report
 from schemas.requests import BackpropRequest
+from schemas.worked import Formula, written
 
 MAX_SUBMISSIONS = 5000
 """Submissions in one /v1/grade/batch request."""
@@ -179,15 +192,15 @@ class BatchGradeRequest(GradingOptions):
 # The answers -------------------------------------------------------------------------------------
 
 
-def graded_items(grades: list[ItemGrade]) -> list[GradedItem]:
-    """The engine's grades as report items, with the evidence in details."""
-    return [
-        GradedItem(g.key.name, g.status, g.score, g.max_score, g.feedback, _details(g))
-        for g in grades
-    ]
+def report_of(
+    grader: Grader, grades: list[ItemGrade], report_format: ReportFormat
+) -> dict[str, Any]:
+    """The engine's grades as one report in the named format, with feedback in words."""
+    return report([_graded_item(grader, g) for g in grades], report_format)
 
 
-def _details(grade: ItemGrade) -> dict[str, Any]:
+def _graded_item(grader: Grader, grade: ItemGrade) -> GradedItem:
+    formula = None if grade.formula is None else written(grade.formula)
     details: dict[str, Any] = {"id": grade.key.id, "expected_shape": list(grade.expected_shape)}
     if grade.submitted_shape is not None:
         details["submitted_shape"] = list(grade.submitted_shape)
@@ -206,14 +219,77 @@ def _details(grade: ItemGrade) -> dict[str, Any]:
         }
     if grade.mistakes:
         details["mistakes"] = [{"id": m.id, "description": m.description} for m in grade.mistakes]
-    if grade.formula is not None:
-        details["worked_formula"] = {"text": grade.formula.text, "latex": grade.formula.latex}
-    return details
+    if formula is not None:
+        details["worked_formula"] = {"text": formula.text, "latex": formula.latex}
+    feedback = _feedback(
+        grade, tolerance=grader.tolerance, layout=grader.problem.network.layout, formula=formula
+    )
+    return GradedItem(grade.key.name, grade.status, grade.score, grade.max_score, feedback, details)
 
 
-def report_of(grades: list[ItemGrade], report_format: ReportFormat) -> dict[str, Any]:
-    """The engine's grades as one report in the named format."""
-    return report(graded_items(grades), report_format)
+# Feedback, in words a student understands -------------------------------------------------------
+
+
+def _shape(shape: tuple[int, ...]) -> str:
+    if not shape:
+        return "a single number"
+    return (
+        f"shape ({', '.join(str(n) for n in shape)})" if len(shape) > 1 else f"{shape[0]} numbers"
+    )
+
+
+def _entry(key: ItemKey, index: tuple[int, ...], layout: engine.WeightLayout) -> str:
+    """Where an entry is, in JSON indices and in words: "[0][1] (sample 1, unit 2)"."""
+    if not index:
+        return "the value"
+    where = "".join(f"[{i}]" for i in index)
+    if key.quantity in PER_SAMPLE and len(index) == 2:
+        return f"{where} (sample {index[0] + 1}, unit {index[1] + 1})"
+    if len(index) == 1:
+        return f"{where} (unit {index[0] + 1})"
+    j, k = index if layout is engine.WeightLayout.IN_OUT else index[::-1]
+    assert key.layer is not None
+    return f"{where} (w^{key.layer + 1}_({j + 1},{k + 1}), from unit {j + 1} below to unit {k + 1})"
+
+
+def _feedback(
+    grade: ItemGrade,
+    *,
+    tolerance: Tolerance,
+    layout: engine.WeightLayout,
+    formula: Formula | None,
+) -> str:
+    key = grade.key
+    if grade.status == "missing":
+        return f"missing: the answer has no {key.name} (expected {_shape(grade.expected_shape)})"
+    comparison = grade.comparison
+    if comparison is None:
+        assert grade.submitted_shape is not None
+        lines = [
+            f"wrong shape: expected {_shape(grade.expected_shape)}, "
+            f"the answer has {_shape(grade.submitted_shape)}"
+        ]
+    elif comparison.passed:
+        if comparison.entries == 1:
+            return "correct: within tolerance"
+        return f"correct: all {comparison.entries} entries within tolerance"
+    else:
+        outside = comparison.entries - comparison.within
+        lines = [
+            f"{outside} of {comparison.entries} entries outside the tolerance "
+            f"(rtol {tolerance.rtol:g}, atol {tolerance.atol:g}); the furthest off is "
+            f"{_entry(key, comparison.worst_index, layout)}: expected {comparison.expected:.6g}, "
+            f"the answer has {comparison.submitted:.6g}"
+            if comparison.entries > 1
+            else f"expected {comparison.expected:.6g}, the answer has {comparison.submitted:.6g} "
+            f"(rtol {tolerance.rtol:g}, atol {tolerance.atol:g})"
+        ]
+    if grade.mistakes:
+        description = "; and ".join(m.description for m in grade.mistakes)
+        lines.append(f"This is what you get when {description}.")
+    if formula is not None:
+        lines.append(f"Worked formula: {formula.text}")
+    return "\n".join(lines)
 
 
 # Answer models, for the OpenAPI documentation ---------------------------------------------------

@@ -180,7 +180,8 @@ class NetworkRequest(BaseModel):
             return
         assert targets is not None
         if targets.ndim == 1 and not self.single_sample:
-            also = ", or one class index per sample" if self.loss.name == "cross_entropy" else ""
+            takes_classes = engine.LOSSES[self.loss.name].targets == "classes"
+            also = ", or one class index per sample" if takes_classes else ""
             _fail(
                 "shape_mismatch",
                 f"targets is one flat row but inputs has {n_samples} samples: "
@@ -201,10 +202,11 @@ class NetworkRequest(BaseModel):
         _check_length(what, targets.shape[-1], n_outputs)
 
     def _check_classes(self, classes: list[int], n_samples: int, n_outputs: int) -> None:
-        if self.loss.name != "cross_entropy":
+        if engine.LOSSES[self.loss.name].targets != "classes":
+            takes = [name for name, loss in engine.LOSSES.items() if loss.targets == "classes"]
             _fail(
                 "targets_need_rows",
-                "class indices as targets only work with cross_entropy: "
+                f"class indices as targets only work with {' or '.join(takes)}: "
                 f"give one row of {n_outputs} targets per sample",
             )
         if len(classes) != n_samples:

@@ -127,7 +127,9 @@ async def test_every_formula_ends_in_the_answer_and_its_numbers_add_up(
                 *_, numbers, result = entry["text"].split(" = ")
                 assert result == f"{value:.4g}"
                 if ARITHMETIC.match(numbers):
-                    evaluated = eval(numbers.replace("^", "**"))  # only digits and operators
+                    evaluated = eval(
+                        numbers.replace("^", "**"), {"e": math.e}
+                    )  # digits, e, operators
                     assert math.isclose(evaluated, value, rel_tol=2e-2, abs_tol=2e-3), entry["text"]
                     checked += 1
     assert checked > 10
@@ -178,3 +180,29 @@ async def test_explain_sample_must_be_a_sample(client: httpx.AsyncClient) -> Non
     )
     assert response.status_code == 422
     assert "explain_sample is 1, but inputs has 1 sample" in response.json()["detail"][0]["msg"]
+
+
+async def test_a_softmax_output_is_worked_as_the_whole_softmax(client: httpx.AsyncClient) -> None:
+    """Case external/05: PostNetwork Academy's 3-2-2 network, whose output unit 2
+    is e^(z_2) / (e^(z_1) + e^(z_2)), not "softmax(0.1574)", softmax of one number (which is 1)."""
+    body = {
+        "network": {
+            "layers": [
+                {"weights": [[0.2, -0.5], [-0.3, 0.1], [0.4, 0.2]], "biases": [0.5, 0.5],
+                 "activation": "sigmoid"},
+                {"weights": [[0.3, -0.1], [0.4, 0.2]], "biases": [0.1, 0.1],
+                 "activation": "softmax"},
+            ]
+        },
+        "inputs": [[1, 2, -1]], "targets": [0], "loss": "cross_entropy", "learning_rate": 0.1,
+    }  # fmt: skip
+    answer = await explained(client, body)
+    entry = answer["explanation"]["layers"][1]["activations"][1]
+    assert entry["text"] == (
+        "o_2 = e^(z^2_2) / (e^(z^2_1) + e^(z^2_2)) = e^0.1574 / (e^0.4277 + e^0.1574) = 0.4329"
+    )
+    assert entry["latex"] == (
+        r"o_{2} = e^{z^{2}_{2}} / (e^{z^{2}_{1}} + e^{z^{2}_{2}}) = "
+        r"e^{0.1574} / (e^{0.4277} + e^{0.1574}) = 0.4329"
+    )
+    assert answer["loss"] == pytest.approx(0.567136, abs=1e-6)  # the source's L

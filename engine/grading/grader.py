@@ -25,7 +25,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from engine import explain
-from engine.conventions import WeightLayout
+from engine.formulas import Equation
 from engine.grading.compare import Comparison, Expected, ExpectedItems, Tolerance, align
 from engine.grading.items import PER_SAMPLE, ItemKey, Quantity, answer_arrays
 from engine.grading.mistakes import Mistake, Variant, variants
@@ -63,7 +63,8 @@ class ItemGrade:
 
     comparison is None when the item is missing or has the wrong shape; mistakes is empty
     when no mistake explains a failure; formula is the worked formula of the worst entry
-    (for failed items of small networks).
+    (for failed items of small networks). Feedback in words is written from these by
+    schemas/grading.py.
     """
 
     key: ItemKey
@@ -74,8 +75,7 @@ class ItemGrade:
     submitted_shape: tuple[int, ...] | None
     comparison: Comparison | None
     mistakes: tuple[Mistake, ...]
-    formula: explain.Formula | None
-    feedback: str
+    formula: Equation | None
 
 
 class Grader:
@@ -103,7 +103,7 @@ class Grader:
         self._rows = answer_arrays(self.result)
         self.reference = self._shaped(self._rows)
         self._expected = ExpectedItems([self.reference[key] for key in items], self.tolerance)
-        self._formulas: dict[tuple[ItemKey, tuple[int, ...]], explain.Formula | None] = {}
+        self._formulas: dict[tuple[ItemKey, tuple[int, ...]], Equation | None] = {}
         self.worked_formulas = (
             worked_formulas
             and explain.too_large_to_explain(problem.network.widths, problem.n_samples) is None
@@ -214,40 +214,20 @@ class Grader:
             comparison=comparison,
             mistakes=mistakes,
             formula=formula,
-            feedback=_feedback(
-                key,
-                check,
-                tolerance=self.tolerance,
-                variant=variant,
-                formula=formula,
-                layout=self.problem.network.layout,
-            ),
         )
 
-    def _formula(self, key: ItemKey, index: tuple[int, ...]) -> explain.Formula | None:
+    def _formula(self, key: ItemKey, index: tuple[int, ...]) -> Equation | None:
         """The worked formula of one entry of the reference (the same for every student)."""
         if (key, index) not in self._formulas:
             self._formulas[key, index] = self._work_out(key, index)
         return self._formulas[key, index]
 
-    def _work_out(self, key: ItemKey, index: tuple[int, ...]) -> explain.Formula | None:
+    def _work_out(self, key: ItemKey, index: tuple[int, ...]) -> Equation | None:
         if key.layer is None or key.quantity not in explain.EXPLAINED:
             return None
         if key.quantity in PER_SAMPLE and len(index) == 1:
             index = (0, *index)
-        p = self.problem
-        return explain.explain_entry(
-            p.network,
-            p.x,
-            p.y,
-            p.loss,
-            self.result,
-            learning_rate=p.learning_rate,
-            ascent=p.ascent,
-            quantity=key.quantity,
-            layer=key.layer,
-            index=index,
-        )
+        return explain.explain_entry(self.problem, self.result, key.quantity, key.layer, index)
 
 
 @dataclass(frozen=True)
@@ -273,69 +253,3 @@ class _Check:
     expected: FloatArray
     submitted: FloatArray | None
     comparison: Comparison | None
-
-
-# Feedback, in words a student understands -------------------------------------------------------
-
-
-def _shape(shape: tuple[int, ...]) -> str:
-    if not shape:
-        return "a single number"
-    return (
-        f"shape ({', '.join(str(n) for n in shape)})" if len(shape) > 1 else f"{shape[0]} numbers"
-    )
-
-
-def _entry(key: ItemKey, index: tuple[int, ...], layout: WeightLayout) -> str:
-    """Where an entry is, in JSON indices and in words: "[0][1] (sample 1, unit 2)"."""
-    if not index:
-        return "the value"
-    where = "".join(f"[{i}]" for i in index)
-    if key.quantity in PER_SAMPLE and len(index) == 2:
-        return f"{where} (sample {index[0] + 1}, unit {index[1] + 1})"
-    if len(index) == 1:
-        return f"{where} (unit {index[0] + 1})"
-    j, k = index if layout is WeightLayout.IN_OUT else index[::-1]
-    assert key.layer is not None
-    return f"{where} (w^{key.layer + 1}_({j + 1},{k + 1}), from unit {j + 1} below to unit {k + 1})"
-
-
-def _feedback(
-    key: ItemKey,
-    check: _Check,
-    *,
-    tolerance: Tolerance,
-    variant: Variant | None,
-    formula: explain.Formula | None,
-    layout: WeightLayout,
-) -> str:
-    expected = check.expected
-    if check.status == "missing":
-        return f"missing: the answer has no {key.name} (expected {_shape(expected.shape)})"
-    comparison = check.comparison
-    if comparison is None:
-        assert check.submitted is not None
-        lines = [
-            f"wrong shape: expected {_shape(expected.shape)}, "
-            f"the answer has {_shape(check.submitted.shape)}"
-        ]
-    elif comparison.passed:
-        if comparison.entries == 1:
-            return "correct: within tolerance"
-        return f"correct: all {comparison.entries} entries within tolerance"
-    else:
-        outside = comparison.entries - comparison.within
-        lines = [
-            f"{outside} of {comparison.entries} entries outside the tolerance "
-            f"(rtol {tolerance.rtol:g}, atol {tolerance.atol:g}); the furthest off is "
-            f"{_entry(key, comparison.worst_index, layout)}: expected {comparison.expected:.6g}, "
-            f"the answer has {comparison.submitted:.6g}"
-            if comparison.entries > 1
-            else f"expected {comparison.expected:.6g}, the answer has {comparison.submitted:.6g} "
-            f"(rtol {tolerance.rtol:g}, atol {tolerance.atol:g})"
-        ]
-    if variant is not None:
-        lines.append(f"This is what you get when {variant.description}.")
-    if formula is not None:
-        lines.append(f"Worked formula: {formula.text}")
-    return "\n".join(lines)

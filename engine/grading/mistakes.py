@@ -40,8 +40,9 @@ import numpy as np
 from engine.activations import Activation, follows_kink_convention
 from engine.conventions import Reduction, WeightLayout
 from engine.errors import EngineError
+from engine.formulas import Term
 from engine.grading.items import ItemKey, answer_arrays
-from engine.losses import MSE, Loss
+from engine.losses import MSE, Loss, OutputUnit
 from engine.network import DenseLayer, Network
 from engine.problem import BackpropProblem
 from engine.types import FloatArray
@@ -131,6 +132,9 @@ class _ScaledGradient(Loss):
 
     def delta_from_logits(self, z: FloatArray, y: FloatArray) -> FloatArray:
         return self.factor * self.inner.delta_from_logits(z, y)
+
+    def gradient_term(self, unit: OutputUnit, scale: float, *, fused: bool) -> Term | None:
+        return self.inner.gradient_term(unit, self.factor * scale, fused=fused)
 
 
 def _scaled(loss: Loss, factor: float) -> Loss:
