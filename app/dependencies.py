@@ -1,8 +1,8 @@
-"""What routes are given by FastAPI's dependency injection: the pipeline that answers bodies.
+"""What routes need of the app serving them: its settings, and the pipeline that answers bodies.
 
-The app made by ``create_app`` keeps its pipeline (its settings' limits and compute threads) in
-``app.state``. A router included into another FastAPI app gets one made from the environment's
-settings, so that every router of the service also works on its own.
+The app made by ``create_app`` keeps them in ``app.state``. A router included into another
+FastAPI app gets them made from the environment's settings, so that every router of the service
+also works on its own.
 """
 
 from __future__ import annotations
@@ -30,6 +30,12 @@ def make_pipeline(settings: Settings) -> Pipeline:
 @cache
 def _default_pipeline() -> Pipeline:
     return make_pipeline(get_settings())
+
+
+def settings_of(request: Request) -> Settings:
+    """The settings of the app serving the request (the environment's in another app)."""
+    settings: Settings | None = getattr(request.app.state, "settings", None)
+    return settings if settings is not None else get_settings()
 
 
 def pipeline_of(request: Request) -> Pipeline:

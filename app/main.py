@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import gc
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 
 import anyio.to_thread
-from fastapi import FastAPI
+from fastapi import FastAPI, params
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.telemetry import TelemetryConfig
 
@@ -43,7 +43,16 @@ ROUTERS = (network.router, grading.router, derivatives.router, catalog.router, h
 """The API's routers, the busiest first: the router tries routes in order."""
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def create_app(
+    settings: Settings | None = None, *, dependencies: Sequence[params.Depends] = ()
+) -> FastAPI:
+    """The service's app under these settings (default: the environment's, app/config.py).
+
+    dependencies: FastAPI dependencies every endpoint runs first, an authentication check, say
+    (``create_app(dependencies=[Depends(check_token)])``); the app is an ordinary FastAPI app,
+    so ``app.add_middleware``, ``app.add_exception_handler`` and ``app.include_router`` with
+    dependencies work as FastAPI's guides show too.
+    """
     settings = settings or get_settings()
 
     @asynccontextmanager
@@ -64,6 +73,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         openapi_url="/openapi.json" if settings.docs_enabled else None,
         responses=COMMON_ERRORS,
         telemetry=None if settings.telemetry_enabled else TELEMETRY_OFF,
+        dependencies=list(dependencies),
     )
     app.state.settings = settings
     app.state.pipeline = make_pipeline(settings)

@@ -135,11 +135,7 @@ def grade_batch(req: BatchGradeRequest) -> Payload:
 
 def gradcheck(req: GradcheckRequest) -> Payload:
     """POST /v1/gradcheck: backprop's gradient against central finite differences."""
-    problem = convert.problem(req)
-    result = check_gradients(
-        problem.network, problem.x, problem.y, problem.loss, epsilon=req.epsilon
-    )
-    return gradcheck_payload(result)
+    return gradcheck_payload(check_gradients(convert.problem(req), epsilon=req.epsilon))
 
 
 def problems(req: ProblemRequest) -> Payload:

@@ -23,6 +23,7 @@ import numpy as np
 from engine.activations import follows_kink_convention
 from engine.losses import Loss
 from engine.network import Network, backprop, evaluate_loss, forward
+from engine.problem import BackpropProblem
 from engine.types import FloatArray
 
 Verdict = Literal["good", "acceptable", "suspicious", "wrong"]
@@ -82,14 +83,13 @@ def relative_error(analytic: FloatArray, numeric: FloatArray) -> FloatArray:
     return np.divide(error, scale, out=np.zeros_like(error), where=scale > 0.0)
 
 
-def gradcheck(
-    network: Network, x: FloatArray, y: FloatArray, loss: Loss, *, epsilon: float = DEFAULT_EPSILON
-) -> GradientCheck:
-    """Check every weight and bias of the network by central differences.
+def gradcheck(problem: BackpropProblem, *, epsilon: float = DEFAULT_EPSILON) -> GradientCheck:
+    """Check every weight and bias of a problem's network by central differences.
 
-    x : ndarray of shape (n_samples, n_0); y : ndarray of shape (n_samples, n_L)
-    Costs two forward passes per parameter.
+    The problem's step is not taken (its learning rate plays no part). Costs two forward
+    passes per parameter.
     """
+    network, x, y, loss = problem.network, problem.x, problem.y, problem.loss
     result = backprop(network, x, y, loss, learning_rate=0.0)
     checks: list[TensorCheck] = []
     for i, grads in enumerate(result.layers):

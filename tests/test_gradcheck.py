@@ -9,7 +9,7 @@ import httpx
 import numpy as np
 import pytest
 
-from engine import PRESETS, DenseLayer, Network, Preset, make_activation
+from engine import PRESETS, BackpropProblem, DenseLayer, Network, Preset, make_activation
 from engine.gradcheck import gradcheck, verdict
 from engine.losses import MSE
 from engine.types import FloatArray
@@ -49,8 +49,10 @@ def test_a_wrong_gradient_is_found_wrong() -> None:
         )
     )
     x, y = np.array([[1.0, 2.0]]), np.array([[1.0]])
-    right = gradcheck(network, x, y, MSE(reduction="sum", half=True))
-    wrong = gradcheck(network, x, y, _WrongGradient(reduction="sum", half=True))
+    right = gradcheck(BackpropProblem(network, x, y, MSE(reduction="sum", half=True), 0.0))
+    wrong = gradcheck(
+        BackpropProblem(network, x, y, _WrongGradient(reduction="sum", half=True), 0.0)
+    )
     assert right.verdict == "good"
     assert wrong.verdict == "wrong"
     assert wrong.max_relative_error == pytest.approx(0.1 / 1.1, rel=1e-4)

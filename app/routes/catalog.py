@@ -6,6 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 
+from app.dependencies import settings_of
 from schemas.catalog import (
     ActivationCatalog,
     LimitCatalog,
@@ -35,4 +36,4 @@ def losses() -> dict[str, Any]:
 @router.get("/limits", response_model=LimitCatalog)
 def limits(request: Request) -> dict[str, Any]:
     """The limits in force: what one request may be, and how long and how many at once."""
-    return {"limits": request.app.state.settings.describe_limits()}
+    return {"limits": settings_of(request).describe_limits()}
