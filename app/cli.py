@@ -58,8 +58,8 @@ def uvicorn_options(args: argparse.Namespace) -> dict[str, Any]:
         "access_log": args.access_log,
         "server_header": False,
         "log_level": args.log_level,
-        "timeout_keep_alive": settings.keep_alive_seconds,
-        "limit_concurrency": settings.max_connections,
+        "timeout_keep_alive": settings.keep_alive_seconds,  # kept by app/server.py's clock
+        "limit_concurrency": None,  # max_connections is app/server.py's, with a JSON 503
         "timeout_graceful_shutdown": settings.graceful_shutdown_seconds,
     }
 

@@ -58,6 +58,11 @@ class Settings(BaseSettings):
     body_timeout_seconds: PositiveFloat = Field(
         default=30.0, description="seconds a client has to send its whole request body"
     )
+    write_timeout_seconds: PositiveFloat = Field(
+        default=20.0,
+        description="seconds an answer the client is not reading may make no progress before "
+        "the connection is dropped (and its buffered answer freed)",
+    )
     max_in_flight: PositiveInt = Field(
         default=64,
         description="requests one worker process handles at once; more are answered 503",
@@ -79,8 +84,8 @@ class Settings(BaseSettings):
     )
     max_connections: PositiveInt = Field(
         default=1000,
-        description="connections one worker keeps at once (uvicorn's limit_concurrency); "
-        "past it uvicorn itself answers 503",
+        description="connections one worker keeps at once; past it a new connection displaces "
+        "the oldest one that has not sent a byte, or is answered 503",
     )
     graceful_shutdown_seconds: PositiveInt = Field(
         default=20, description="seconds given to requests in flight when the server stops"
@@ -109,6 +114,7 @@ class Settings(BaseSettings):
         bounded += [
             "head_timeout_seconds",
             "body_timeout_seconds",
+            "write_timeout_seconds",
             "compute_threads",
             "compute_wait_seconds",
         ]

@@ -1,43 +1,68 @@
-"""uvicorn's httptools protocol with the bounds httptools itself lacks, and a lingering close.
+"""uvicorn's httptools protocol with the bounds httptools itself lacks.
 
-httptools (the fast HTTP parser uvicorn uses here) takes a request at any size and at any pace: a
-client can send an endless header, or one byte a minute, and hold memory or a connection for as
-long as it likes. This protocol bounds each request by two clocks and one size:
+httptools (the fast HTTP parser uvicorn uses here) takes a request at any size and at any pace,
+and uvicorn writes an answer into the connection's buffer whether or not the client reads it.
+A client could send an endless header, or one byte a minute; or pipeline requests whose large
+answers it never reads, each one computed and buffered in turn. This protocol bounds every
+connection by clocks and sizes:
 
 - the request line and headers must arrive within head_timeout_seconds (counted from the
   connection, or from the first byte of a kept-alive connection's next request) and hold at most
-  max_head_bytes: 408 or 431 otherwise;
-- the body must then arrive within body_timeout_seconds: 408 otherwise. (Its size is bounded by
-  the application, app/middleware.py, which knows the limit and answers 413.)
+  max_head_bytes, counted exactly however the bytes arrive: 408 or 431 otherwise;
+- the body must then arrive within body_timeout_seconds: 408 otherwise (its size is bounded by
+  the application, app/middleware.py, which knows the limit and answers 413);
+- an answer the client is not reading (the connection's write buffer over its high-water mark)
+  must make progress at least every write_timeout_seconds, or the connection is dropped, its
+  buffered answer freed and the request's place given back;
+- a pipelined request is not started, nor more read, while an earlier answer has not left;
+- past max_connections at once, a new connection displaces the oldest one that has never sent a
+  byte, or, when there is none, is answered 503 (with Retry-After) in the service's JSON shape;
+- a kept-alive connection idle for keep_alive_seconds is closed.
 
-The clocks are one timer per request phase, not per read, so that they cost nothing measurable.
+Every answer made here (400, 408, 431, 503) has the service's one error shape, and a refusal of
+a pipelined request waits for the answers of the requests before it, so answers keep their
+order. The clocks cost nothing per request: a phase sets a deadline, and one timer per
+connection, re-armed only when it fires, looks at the deadlines.
 
 When an answer goes out before the request has fully arrived (a 413 for a 200 MB body, a 415),
 closing at once would reset the connection while the client is still sending, and a client that
 reads only after sending would see the reset instead of the answer. So the rest of the body is
-read and dropped, never kept (the parser drops a body whose answer is out), for LINGER_SECONDS
-at most: if it ends in time the connection stays open for the next request, otherwise it is
-closed. A refused request (431, 408) cannot be followed by another: what still arrives is dropped
-for LINGER_SECONDS, and then the connection is closed (as nginx's lingering_close does).
+read and dropped, never kept, for LINGER_SECONDS at most: if it ends in time the connection stays
+open for the next request, otherwise it is closed. A refused request (400, 408, 431, 503) cannot
+be followed by another: what still arrives is dropped for LINGER_SECONDS, and then the
+connection is closed (as nginx's lingering_close does).
 
-uvicorn loads it by name: ``uvicorn.run(..., http="app.server:GuardedHttpToolsProtocol")``.
+uvicorn loads it by name: ``uvicorn.run(..., http="app.server:GuardedHttpToolsProtocol")``. It
+overrides some of uvicorn's HttpToolsProtocol methods, so uvicorn is pinned to the range that
+tests/test_server_contract.py checks (pyproject.toml).
 """
 
 from __future__ import annotations
 
 import asyncio
+import math
 from typing import Any, Literal
 
+import httptools
 import orjson
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from app.config import get_settings
 
-_REASONS = {408: b"Request Timeout", 431: b"Request Header Fields Too Large"}
-
 LINGER_SECONDS = 3.0
 
-Phase = Literal["head", "body"]
+Phase = Literal["head", "body", "idle"]
+
+_REASONS = {
+    400: b"Bad Request",
+    408: b"Request Timeout",
+    431: b"Request Header Fields Too Large",
+    503: b"Service Unavailable",
+}
+
+
+class _HeadTooLargeError(Exception):
+    """Raised from a parser callback to stop parsing a request whose head is over the limit."""
 
 
 class GuardedHttpToolsProtocol(HttpToolsProtocol):
@@ -45,110 +70,232 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         super().__init__(*args, **kwargs)
         settings = get_settings()
         self.max_head_bytes = settings.max_head_bytes
+        self.max_connections = settings.max_connections
+        self.retry_after = settings.retry_after_seconds
         self.timeouts: dict[Phase, float] = {
             "head": settings.head_timeout_seconds,
             "body": settings.body_timeout_seconds,
+            "idle": float(settings.keep_alive_seconds),
         }
+        self.write_timeout = settings.write_timeout_seconds
         self._phase: Phase | None = None
+        self._deadline = math.inf
+        self._watching_writes = False
+        self._write_deadline = math.inf
+        self._buffered = 0
         self._timer: asyncio.TimerHandle | None = None
+        self._timer_at = math.inf
         self._head_bytes = 0
+        self._received = False
         self._lingering = False
         self._drain_timer: asyncio.TimerHandle | None = None
+        self._waiting_for_drain = False
+        self._refusal: bytes | None = None
 
-    # The request's phases -------------------------------------------------------------------------
+    # The connection -------------------------------------------------------------------------
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
         self._enter("head")
-
-    def on_message_begin(self) -> None:
-        super().on_message_begin()
-        self._head_bytes = 0
-        if self._phase is None:  # the next request on a kept-alive connection
-            self._enter("head")
-
-    def on_headers_complete(self) -> None:
-        self._enter("body")
-        super().on_headers_complete()
-
-    def on_message_complete(self) -> None:
-        self._leave()
-        super().on_message_complete()
-        if self._drain_timer is not None:  # the refused body has been dropped: carry on
-            self._stop_draining()
-            self.timeout_keep_alive_task = self.loop.call_later(
-                self.timeout_keep_alive, self.timeout_keep_alive_handler
-            )
+        if len(self.connections) > self.max_connections and not self._displace_a_silent_one():
+            self._refuse(503, "busy", f"the server has {self.max_connections:,} connections, "
+                         f"its limit max_connections: retry in {self.retry_after} s")  # fmt: skip
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self._leave()
-        self._stop_draining()
+        self._phase, self._watching_writes = None, False
+        for timer in (self._timer, self._drain_timer):
+            if timer is not None:
+                timer.cancel()
+        self._timer = self._drain_timer = None
         super().connection_lost(exc)
+
+    def _displace_a_silent_one(self) -> bool:
+        """Close the oldest other connection that has not sent a byte; whether there was one."""
+        silent = [
+            c
+            for c in self.connections
+            if c is not self and isinstance(c, GuardedHttpToolsProtocol) and not c._received
+        ]
+        if not silent:
+            return False
+        min(silent, key=lambda c: c._deadline).transport.close()
+        return True
 
     def data_received(self, data: bytes) -> None:
         if self._lingering:
             return  # the answer is out: drop the rest of the request
-        super().data_received(data)
+        self._received = True
+        if self._phase == "idle":  # the next request of a kept-alive connection begins
+            self._enter("head")
+        try:
+            self.parser.feed_data(data)
+        except httptools.HttpParserCallbackError as exc:
+            if isinstance(exc.__context__, _HeadTooLargeError):
+                self._refuse_head_too_large()
+                return
+            self._refuse(400, "bad_request", "the request is not valid HTTP/1.1")
+            return
+        except httptools.HttpParserError:
+            self._refuse(400, "bad_request", "the request is not valid HTTP/1.1")
+            return
+        except httptools.HttpParserUpgrade:
+            self._unsupported_upgrade_warning()
+            return
         if self._phase == "head" and not self.transport.is_closing():
-            self._head_bytes += len(data)
+            self._head_bytes += len(data)  # a head still arriving: bounded as it comes
             if self._head_bytes > self.max_head_bytes:
-                limit = f"max_head_bytes = {self.max_head_bytes:,} bytes"
-                what = "the request line and headers are larger than the limit"
-                self._refuse(431, "head_too_large", f"{what} {limit}")
+                self._refuse_head_too_large()
+
+    # The request's phases -------------------------------------------------------------------
+
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        self._head_bytes = 0
+        if self._phase != "head":  # a pipelined request, parsed right after the one before
+            self._enter("head")
+
+    def on_headers_complete(self) -> None:
+        # the head counted exactly, however its bytes arrived (in one read with the body, say):
+        # request line and "name: value\r\n" lines, less the method and version's few bytes
+        size = len(self.url) + sum(len(n) + len(v) for n, v in self.headers)
+        if size + 4 * len(self.headers) > self.max_head_bytes:
+            raise _HeadTooLargeError  # stops the parser before it starts the request
+        self._head_bytes = 0
+        self._enter("body")
+        super().on_headers_complete()
+
+    def on_message_complete(self) -> None:
+        self._phase, self._deadline = None, math.inf
+        super().on_message_complete()
+        if self._drain_timer is not None:  # the refused body has been dropped: carry on
+            self._drain_timer.cancel()
+            self._drain_timer = None
+            self._next_request()
 
     def on_response_complete(self) -> None:
-        super().on_response_complete()
-        if self.cycle is not None and self.cycle.more_body and not self.transport.is_closing():
+        """The answer is in the connection's buffer: start the next request when it has left."""
+        self.server_state.total_requests += 1
+        if self.transport.is_closing():
+            return
+        if self.cycle is not None and self.cycle.more_body:
             # answered before the body had arrived (a refusal): give the rest of it a moment
             self._drain_timer = self.loop.call_later(LINGER_SECONDS, self.transport.close)
+            return
+        if self.flow.write_paused:  # an answer the client has not read yet: read no more
+            self._waiting_for_drain = True
+            self.flow.pause_reading()
+            return
+        self._next_request()
 
-    # Timers -------------------------------------------------------------------------------------
+    def _next_request(self) -> None:
+        """After an answer has left: the next pipelined request, a refusal, or waiting."""
+        if self.pipeline:
+            cycle, app = self.pipeline.pop()
+            self._start_asgi_task(cycle, app)
+            return
+        if self._refusal is not None:
+            self._send_refusal(self._refusal)
+            return
+        self.flow.resume_reading()
+        self._enter("idle")
+
+    # Writes ---------------------------------------------------------------------------------
+
+    def pause_writing(self) -> None:
+        """The client is not reading as fast as the answer is written: watch its progress."""
+        super().pause_writing()
+        self._watching_writes = True
+        self._buffered = self.transport.get_write_buffer_size()
+        self._write_deadline = self.loop.time() + self.write_timeout
+        if self._write_deadline < self._timer_at:
+            self._arm(self._write_deadline)
+
+    def resume_writing(self) -> None:
+        super().resume_writing()
+        self._watching_writes, self._write_deadline = False, math.inf
+        if self._waiting_for_drain:
+            self._waiting_for_drain = False
+            self._next_request()
+
+    # The clock --------------------------------------------------------------------------------
 
     def _enter(self, phase: Phase) -> None:
-        self._leave()
         self._phase = phase
-        self._timer = self.loop.call_later(self.timeouts[phase], self._timed_out)
+        self._deadline = at = self.loop.time() + self.timeouts[phase]
+        if at < self._timer_at:  # the timer fires later than this: bring it forward
+            self._arm(at)
 
-    def _leave(self) -> None:
-        self._phase = None
+    def _arm(self, at: float) -> None:
+        """Make the timer fire at ``at`` (earlier than it would)."""
         if self._timer is not None:
             self._timer.cancel()
-            self._timer = None
+        self._timer_at = at
+        self._timer = self.loop.call_at(at, self._tick)
 
-    def _timed_out(self) -> None:
-        phase, self._timer = self._phase, None
-        if phase is None or self.transport.is_closing():
+    def _tick(self) -> None:
+        self._timer, self._timer_at = None, math.inf
+        if self.transport.is_closing():
             return
-        if phase == "head" and self._head_bytes == 0:  # a connection that never sent a byte
-            self.transport.close()
+        now = self.loop.time()
+        if self._watching_writes:
+            buffered = self.transport.get_write_buffer_size()
+            if buffered < self._buffered:  # progress: the client is reading, slowly
+                self._buffered, self._write_deadline = buffered, now + self.write_timeout
+            elif now >= self._write_deadline:
+                self.transport.abort()  # drops the buffered answer; uvicorn frees the request
+                return
+        if self._phase is not None and now >= self._deadline:
+            self._timed_out(self._phase)
             return
-        if self.cycle is not None and phase == "body":
+        next_at = min(self._deadline, self._write_deadline)
+        if next_at < math.inf:  # a phase still under way: look again at its deadline
+            self._arm(next_at)
+
+    def _timed_out(self, phase: Phase) -> None:
+        self._phase, self._deadline = None, math.inf
+        if phase == "idle" or (phase == "head" and not self._head_bytes and not self.cycle):
+            self.transport.close()  # kept alive long enough, or a connection that never spoke
+            return
+        if phase == "body" and self.cycle is not None:
             if self.cycle.response_started:  # answered already; the body never came: give up
                 self.transport.close()
                 return
-            # the application, still waiting for the body, is told the client is gone
+            # the application, still waiting for the body, is told the client is gone, and
+            # the refusal is this request's answer
             self.cycle.disconnected = True
             self.cycle.message_event.set()
         what = "request line and headers" if phase == "head" else "body"
         self._refuse(408, f"{phase}_timeout", f"the {what} did not arrive within "
-                     f"{phase}_timeout_seconds = {self.timeouts[phase]:g} s")  # fmt: skip
+                     f"{phase}_timeout_seconds = {self.timeouts[phase]:g} s",
+                     after_earlier_answers=phase == "head")  # fmt: skip
 
-    def _stop_draining(self) -> None:
-        if self._drain_timer is not None:
-            self._drain_timer.cancel()
-            self._drain_timer = None
+    # Refusals ---------------------------------------------------------------------------------
 
-    # Refusals -----------------------------------------------------------------------------------
+    def _refuse_head_too_large(self) -> None:
+        limit = f"max_head_bytes = {self.max_head_bytes:,} bytes"
+        self._refuse(431, "head_too_large", f"the request line and headers are over {limit}")
 
-    def _refuse(self, status: int, type_: str, msg: str) -> None:
-        """Answer in the service's error shape, then drop what comes and close."""
+    def _refuse(
+        self, status: int, type_: str, msg: str, *, after_earlier_answers: bool = True
+    ) -> None:
+        """Answer in the service's error shape, after the answers of earlier requests on this
+        connection (pipelined ones), then close."""
         body = orjson.dumps({"detail": [{"loc": ["request"], "msg": msg, "type": type_}]})
+        retry = b"retry-after: %d\r\n" % self.retry_after if status == 503 else b""
         head = (
-            b"HTTP/1.1 %d %s\r\ncontent-type: application/json\r\ncontent-length: %d\r\n"
-            b"connection: close\r\n\r\n" % (status, _REASONS[status], len(body))
+            b"HTTP/1.1 %d %s\r\ncontent-type: application/json\r\ncontent-length: %d\r\n%s"
+            b"connection: close\r\n\r\n" % (status, _REASONS[status], len(body), retry)
         )
-        self._leave()
-        self.transport.write(head + body)
-        self._lingering = True
+        self._phase, self._deadline = None, math.inf
+        self._lingering = True  # nothing more is read as a request
         self.flow.resume_reading()
+        answering = self.cycle is not None and not self.cycle.response_complete
+        if after_earlier_answers and (answering or self.pipeline):
+            self._refusal = head + body  # sent when the answers before it have left
+            return
+        self._send_refusal(head + body)
+
+    def _send_refusal(self, refusal: bytes) -> None:
+        self._refusal = None
+        self.transport.write(refusal)
         self.loop.call_later(LINGER_SECONDS, self.transport.close)
