@@ -116,7 +116,8 @@ async def test_limits_endpoint_tells_the_limits_in_force() -> None:
     expected = {"max_head_bytes", "max_body_bytes", "max_body_values", "max_layers",
                 "max_width", "max_batch", "max_parameters", "max_activation_elements",
                 "max_work", "max_answer_values", "max_in_flight", "max_connections",
-                "head_timeout_seconds", "body_timeout_seconds", "compute_threads",
+                "head_timeout_seconds", "body_timeout_seconds", "write_timeout_seconds",
+                "compute_threads",
                 "compute_wait_seconds"}  # fmt: skip
     assert set(limits) == expected
     assert all(item["description"] for item in limits.values())
