@@ -73,7 +73,7 @@ def create_app(
         openapi_url="/openapi.json" if settings.docs_enabled else None,
         responses=COMMON_ERRORS,
         telemetry=None if settings.telemetry_enabled else TELEMETRY_OFF,
-        dependencies=list(dependencies),
+        dependencies=list(dependencies) or None,
     )
     app.state.settings = settings
     app.state.pipeline = make_pipeline(settings)

@@ -332,10 +332,18 @@ def make_activation(name: str, params: Mapping[str, Any], conventions: Conventio
     Raises KeyError for an unknown name and TypeError for an unknown parameter.
     """
     cls = ACTIVATIONS[name]
+    positive_at_zero = conventions.relu_grad_at_zero == 1 if follows_kink_convention(cls) else None
+    if not params:  # the usual case: one immutable activation shared by every such request
+        return _without_parameters(cls, positive_at_zero)
     kwargs = dict(params)
-    if follows_kink_convention(cls):
-        kwargs["positive_at_zero"] = conventions.relu_grad_at_zero == 1
+    if positive_at_zero is not None:
+        kwargs["positive_at_zero"] = positive_at_zero
     return cls(**kwargs)
+
+
+@cache
+def _without_parameters(cls: type[Activation], positive_at_zero: bool | None) -> Activation:
+    return cls() if positive_at_zero is None else cls(positive_at_zero=positive_at_zero)  # type: ignore[call-arg]
 
 
 @cache

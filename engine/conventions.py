@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Literal
 
-from engine.types import FloatArray, matmul
+from engine.types import FloatArray
 
 Reduction = Literal["sum", "mean", "batch_mean"]
 
@@ -41,9 +41,10 @@ class WeightLayout(StrEnum):
         a_prev : ndarray of shape (n_samples, n_in)
         delta : ndarray of shape (n_samples, n_out)
         """
-        if self is WeightLayout.IN_OUT:
-            return matmul(a_prev.T, delta)
-        return matmul(delta.T, a_prev)
+        gradient: FloatArray = (
+            a_prev.T.dot(delta) if self is WeightLayout.IN_OUT else delta.T.dot(a_prev)
+        )
+        return gradient
 
 
 class Preset(StrEnum):

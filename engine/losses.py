@@ -381,6 +381,17 @@ def make_loss(name: str, params: Mapping[str, Any], conventions: Conventions) ->
     """
     cls = LOSSES[name]
     kwargs: dict[str, Any] = {k: v for k, v in params.items() if v is not None}
+    if not kwargs:  # every parameter left to the conventions: one shared loss per convention
+        return _conventional(cls, conventions)
+    return _built(cls, kwargs, conventions)
+
+
+@cache
+def _conventional(cls: type[Loss], conventions: Conventions) -> Loss:
+    return _built(cls, {}, conventions)
+
+
+def _built(cls: type[Loss], kwargs: dict[str, Any], conventions: Conventions) -> Loss:
     if cls is MSE:
         kwargs.setdefault("reduction", conventions.mse_reduction)
         kwargs.setdefault("half", conventions.mse_half)

@@ -38,6 +38,9 @@ class PlainActivation(_Spec):
 
     name: PlainActivationName
 
+    def params(self) -> dict[str, Any]:
+        return {}
+
 
 class LeakyReLUSpec(_Spec):
     name: Literal["leaky_relu"]
