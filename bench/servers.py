@@ -66,8 +66,8 @@ def command(kind: str, port: int, workers: int) -> list[str]:
     options = ["--port", str(port), "--workers", str(workers), "--log-level", "warning"]
     if kind == "service":
         return [str(BIN / "backprop-service"), "serve", *options]
-    if kind == "bare":
-        return [sys.executable, "-m", "bench.bare_app", *options]
+    if kind in ("bare", "plain"):
+        return [sys.executable, "-m", f"bench.{kind}_app", *options]
     raise ValueError(kind)
 
 
@@ -75,7 +75,7 @@ def command(kind: str, port: int, workers: int) -> list[str]:
 def running(
     kind: str, *, workers: int = 1, settings: dict[str, str] | None = None
 ) -> Iterator[Server]:
-    """A server of this kind ("service" or "bare"), ready to answer, stopped on exit.
+    """A server of this kind ("service", "plain" or "bare"), ready to answer, stopped on exit.
 
     settings: more environment for it, BACKPROP_* variables say.
     """
@@ -84,7 +84,7 @@ def running(
     process = subprocess.Popen(command(kind, port, workers), cwd=ROOT, env=env)
     server = Server(process, port)
     try:
-        _wait_ready(server, "/readyz" if kind == "service" else "/")
+        _wait_ready(server, {"service": "/readyz", "plain": "/docs"}.get(kind, "/"))
         yield server
     finally:
         process.send_signal(signal.SIGTERM)
