@@ -40,9 +40,16 @@ def test_the_independent_reference_always_gets_full_marks(problem: dict[str, Any
 @settings(max_examples=30, deadline=None)
 @given(problems)
 def test_a_flipped_sign_is_always_named_where_it_shows(problem: dict[str, Any]) -> None:
+    """dL/do written (t - o): every delta and gradient that is not 0 changes sign, so those
+    items fail (a grader that accepted anything would fail this), and each failure is named."""
     report = graded(problem, solve(problem, Student(mistakes={"loss_gradient_sign"})))
-    for item in report["items"]:
-        if item["status"] == "failed":
-            assert [m["id"] for m in item["mistakes"]] == ["loss_gradient_sign"], item["feedback"]
+    failed = [item for item in report["items"] if item["status"] == "failed"]
+    output_deltas = f"layers[{len(problem['network']['layers']) - 1}].deltas"
+    assert output_deltas in {item["id"] for item in failed} or all(
+        abs(d) < 1e-4 for row in solve(problem, Student())["layers"][-1]["deltas"] for d in row
+    )
+    for item in failed:
+        assert [m["id"] for m in item["mistakes"]] == ["loss_gradient_sign"], item["feedback"]
     assert report["score"] == sum(item["score"] for item in report["items"])
+    assert report["score"] < report["max_score"] or not failed
     assert 0 <= report["score"] <= report["max_score"]

@@ -118,10 +118,22 @@ def test_spec_example_matches_the_figures_printed_in_spec_md() -> None:
 
 
 async def test_spec_example_over_http(client: Any) -> None:
+    """Over HTTP, every field of the answer against the textbook's formulas worked here, not
+    against the service's own answer computed another way (a wrong derivative would be wrong
+    both ways)."""
     response = await client.post("/v1/backprop", json=SPEC_EXAMPLE)
     assert response.status_code == 200
     assert response.headers["content-type"] == "application/json"
-    assert response.json() == answer(SPEC_EXAMPLE)
+    got, expected = response.json(), textbook_backprop(SPEC_EXAMPLE)
+    assert_within(got["loss"], expected["loss"], EXACT, "loss")
+    assert_within(got["outputs"][0], expected["outputs"], EXACT, "outputs")
+    for i, (layer, want) in enumerate(zip(got["layers"], expected["layers"], strict=True)):
+        assert set(layer) == set(want)
+        for field, value in want.items():
+            per_sample = field in ("pre_activations", "activations", "deltas")
+            assert_within(layer[field][0] if per_sample else layer[field], value, EXACT,
+                          f"layers[{i}].{field}")  # fmt: skip
+    assert response.json() == answer(SPEC_EXAMPLE), "HTTP and in-process answers are the same"
 
 
 def test_textbook_formulas_on_a_three_layer_network_with_two_samples() -> None:
