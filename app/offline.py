@@ -21,10 +21,10 @@ from pydantic import BaseModel, ValidationError
 from app import services
 from app.errors import describe
 from engine import EngineError, calculus
-from schemas import DEFAULT_LIMITS, BackpropRequest, convert
+from schemas import DEFAULT_LIMITS, BackpropRequest
 from schemas.derivatives import GradeRequest as DerivativeGradeRequest
 from schemas.gradebook import unreadable
-from schemas.grading import GradeRequest
+from schemas.grading import GradeRequest, unreadable_report
 from schemas.problems import ProblemRequest
 
 M = TypeVar("M", bound=BaseModel)
@@ -76,20 +76,23 @@ def _fail(message: str) -> NoReturn:
 
 
 def grade(args: argparse.Namespace) -> int:
-    """Grade SUBMISSION against PROBLEM, as POST /v1/grade would."""
+    """Grade SUBMISSION against PROBLEM, as POST /v1/grade would.
+
+    The answer file is read as POST /v1/grade reads a submission, forgivingly: only a file
+    that cannot be read, or is not JSON at all, gets a report that says so.
+    """
     try:
-        options = _grading_options(args)
-        empty = _validate(GradeRequest, {**options, "submission": {}}, args.problem)
+        options = _validate(
+            GradeRequest, {**_grading_options(args), "submission": {}}, args.problem
+        )
+        grading = services.Grading(options)
         try:
-            submission = _read_json(args.submission)
-            request = _validate(GradeRequest, {**options, "submission": submission}, None)
-        except BadInputError as exc:
-            grader = convert.grader(empty)
-            max_score = sum(grader.points.of(key) for key in grader.items)
-            message = f"The answer could not be read, so it was not graded.\n{exc}"
-            _write(unreadable(message, empty.format, max_score), args.output)
+            answer: bytes | str = Path(args.submission).read_bytes()
+        except OSError as exc:
+            answer = f"{args.submission}: cannot be read ({exc.strerror})"
+            _write(unreadable_report(grading.grader, options, answer), args.output)
             return 0
-        _write(services.grade(request), args.output)
+        _write(grading.report(answer), args.output)
     except BadInputError as exc:
         _fail(str(exc))
     except EngineError as exc:

@@ -48,6 +48,10 @@ INLINE_ANSWER_VALUES = 4_096
 """Numbers in an answer small enough to write on the event loop (a few tens of KB of JSON)."""
 
 
+_BOM = b"\xef\xbb\xbf"
+"""UTF-8's byte-order mark, which a JSON reader may ignore: Windows editors write one."""
+
+
 def tiny(cost: Cost) -> bool:
     """Whether a request of this cost is answered on the event loop."""
     return cost.work <= INLINE_WORK and cost.answer_values <= INLINE_ANSWER_VALUES
@@ -111,7 +115,7 @@ class Pipeline:
             forward passes per parameter: work the shapes alone do not bound tightly).
         """
         require_json(request.headers.get("content-type"))
-        body = await request.body()
+        body = (await request.body()).removeprefix(_BOM)  # JSON may start with one (RFC 8259)
         max_values = self.max_body_values
         # JSON with n commas is at least 2n + 1 bytes long ("0,0,0"): count only in a body that long
         if len(body) >= 2 * max_values - 1 and body.count(b",") >= max_values:

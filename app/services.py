@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -24,6 +25,7 @@ import engine
 from engine import calculus
 from engine.explain import explain
 from engine.gradcheck import gradcheck as check_gradients
+from engine.grading import ItemGrade
 from engine.problems import generate
 from schemas import convert
 from schemas.derivatives import (
@@ -37,7 +39,14 @@ from schemas.derivatives import grade_payload as derivative_grade_payload
 from schemas.examples import SPEC_EXAMPLE, SPEC_EXAMPLE_LOSS
 from schemas.explanations import explanation_payload
 from schemas.gradcheck import GradcheckRequest, gradcheck_payload
-from schemas.grading import BatchGradeRequest, GradeRequest, report_of
+from schemas.grading import (
+    BatchGradeRequest,
+    GradeRequest,
+    GradingOptions,
+    report_of,
+    unreadable_report,
+)
+from schemas.intake import read_answer
 from schemas.problems import ProblemRequest, problem_payload
 from schemas.requests import BackpropRequest, ForwardRequest
 from schemas.responses import backprop_payload, conventions_payload, forward_payload
@@ -105,32 +114,74 @@ def self_check() -> bool:
 
 def grade(req: GradeRequest) -> Payload:
     """POST /v1/grade: one answer against the reference, in the format asked for."""
-    grader = convert.grader(req)
-    return report_of(grader, grader.grade(convert.answers(req.submission)), req.format)
+    return Grading(req).report(req.submission)
 
 
 def grade_batch(req: BatchGradeRequest) -> Payload:
-    """POST /v1/grade/batch: each answer's report, the reference and mistakes computed once."""
-    grader = convert.grader(req)
+    """POST /v1/grade/batch: each answer's report, the reference and mistakes computed once.
+
+    Each submission is read and graded on its own: one that cannot be read gets a report that
+    says so, and the others are graded as usual.
+    """
+    grading = Grading(req)
     results: list[Payload] = []
     scores: list[float] = []
     mistakes: Counter[str] = Counter()
+    unreadable = 0
     for handin in req.submissions:
-        grades = grader.grade(convert.answers(handin.submission))
-        results.append({"id": handin.id, "report": report_of(grader, grades, req.format)})
-        scores.append(sum(g.score for g in grades))
-        mistakes.update({m.id for g in grades for m in g.mistakes})
-    max_score = sum(grader.points.of(key) for key in grader.items)
+        graded = grading.grade(handin.submission)
+        results.append({"id": handin.id, "report": graded.report})
+        if graded.grades is None:
+            unreadable += 1
+            scores.append(0.0)
+            continue
+        scores.append(sum(g.score for g in graded.grades))
+        mistakes.update({m.id for g in graded.grades for m in g.mistakes})
     return {
         "results": results,
         "class_summary": {
             "submissions": len(scores),
-            "max_score": max_score,
+            "unreadable": unreadable,
+            "max_score": grading.max_score,
             "mean_score": sum(scores) / len(scores),
-            "full_marks": sum(score == max_score for score in scores),
+            "full_marks": sum(score == grading.max_score for score in scores),
             "mistakes": dict(mistakes.most_common()),
         },
     }
+
+
+@dataclass(frozen=True)
+class Graded:
+    """One answer graded: its report, and the engine's grades (None when it was unreadable)."""
+
+    report: Payload
+    grades: list[ItemGrade] | None
+
+
+class Grading:
+    """A problem ready to grade any number of answers: its reference and mistakes computed
+    once, each answer read forgivingly (schemas/intake.py). The offline grader's folder mode
+    and the autograder harnesses grade a class with one."""
+
+    def __init__(self, options: GradingOptions) -> None:
+        self.options = options
+        self.grader = convert.grader(options)
+        self.n_layers = len(options.problem.network.layers)
+
+    @property
+    def max_score(self) -> float:
+        return sum(self.grader.points.of(key) for key in self.grader.items)
+
+    def grade(self, answer: Any) -> Graded:
+        """An answer (a JSON value, or the text of a file) graded, or its unreadable report."""
+        intake = read_answer(answer, self.n_layers)
+        if intake.unreadable is not None:
+            return Graded(unreadable_report(self.grader, self.options, intake.unreadable), None)
+        grades = self.grader.grade(intake.answers, intake.notes)
+        return Graded(report_of(self.grader, grades, self.options, intake.warnings), grades)
+
+    def report(self, answer: Any) -> Payload:
+        return self.grade(answer).report
 
 
 def gradcheck(req: GradcheckRequest) -> Payload:

@@ -124,6 +124,15 @@ def _decode(ndims: tuple[int, ...]) -> Any:
     return decode
 
 
+def decode_base64(value: Any) -> FloatArray:
+    """A Base64Array given as a plain JSON object, as an array of its shape (1 or 2 axes).
+
+    Raises ValueError (a Pydantic error) when it is not one, or its numbers do not fit it.
+    """
+    decoded: FloatArray = _decode((1, 2))(Base64Array.model_validate(value))
+    return decoded
+
+
 def _lists_or_base64(lists: Any, lists_tag: str, base64: Any) -> GetPydanticSchema:
     """JSON lists, else a Base64Array: tried in that order, each choice labelled with a tag.
 

@@ -9,15 +9,14 @@ loss, its samples as rows, its targets as rows (class indices made one-hot). The
 from __future__ import annotations
 
 from functools import cache
-from typing import Any
 
 import numpy as np
 
 import engine
-from engine.grading import LAYER_QUANTITIES, Grader, ItemKey, Points, Tolerance, all_items
+from engine.grading import Grader, Points, Tolerance, all_items
 from engine.problems import ProblemParameters
 from engine.types import FloatArray
-from schemas.grading import GradingOptions, Submission
+from schemas.grading import GradingOptions
 from schemas.problems import ProblemRequest
 from schemas.requests import BackpropRequest, Layout, NetworkRequest, Preset
 
@@ -105,24 +104,11 @@ def grader(options: GradingOptions) -> Grader:
             items=points.items,
         ),
         partial_credit=options.partial_credit,
+        significant_figures=options.significant_figures,
+        follow_through=options.follow_through,
         worked_formulas=options.worked_formulas,
         single_sample=options.problem.single_sample,
     )
-
-
-def answers(submission: Submission) -> dict[ItemKey, FloatArray]:
-    """Every item a student answered, as an array of the shape they wrote."""
-    found: dict[ItemKey, Any] = {}
-    if submission.loss is not None:
-        found[ItemKey("loss")] = submission.loss
-    if submission.outputs is not None:
-        found[ItemKey("outputs")] = submission.outputs
-    for i, layer in enumerate(submission.layers):
-        for quantity in LAYER_QUANTITIES:
-            value = getattr(layer, quantity)
-            if value is not None:
-                found[ItemKey(quantity, i)] = value
-    return {key: np.asarray(value, dtype=np.float64) for key, value in found.items()}
 
 
 def problem_parameters(req: ProblemRequest) -> ProblemParameters:

@@ -14,6 +14,7 @@ the format the caller named:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -37,9 +38,19 @@ class GradedItem:
     details: dict[str, Any] = field(default_factory=dict)
 
 
-def report(items: list[GradedItem], report_format: ReportFormat) -> dict[str, Any]:
-    """The items as one report in the named format."""
-    return _FORMATS[report_format](items)
+def report(
+    items: list[GradedItem], report_format: ReportFormat, warnings: Sequence[str] = ()
+) -> dict[str, Any]:
+    """The items as one report in the named format; warnings say what was not graded (keys of
+    the answer that are not items, layers beyond the network) and come before the items."""
+    made = _FORMATS[report_format](items)
+    if warnings:
+        if report_format == "native":
+            made["warnings"] = list(warnings)
+        else:
+            key = "output" if report_format == "gradescope" else "message"
+            made[key] = "\n".join([made[key], *(f"Note: {w}" for w in warnings)])
+    return made
 
 
 def unreadable(message: str, report_format: ReportFormat, max_score: float) -> dict[str, Any]:

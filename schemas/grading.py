@@ -5,16 +5,20 @@
      "quantities": ["deltas"], "tolerance": {"rtol": 0.01, "atol": 0.0001},
      "points": {"quantities": {"deltas": 2}}, "partial_credit": true, "format": "gradescope"}
 
-A submission holds any subset of a /v1/backprop answer. Its numbers are checked as strictly
-as any request's (finite JSON numbers, rectangular rows), but its shapes are not: a wrong shape
-is the student's mistake, reported as feedback in the graded item, never as a 422.
+The problem and the options are the instructor's, checked as strictly as any request. The
+submission is the student's: any subset of a /v1/backprop answer, as an object or as the text
+of the student's file, read forgivingly (schemas/intake.py): a stray key, a null entry, a wrong
+shape or an extra layer is reported in the graded answer, never a 422, and only text that is
+not JSON at all makes a report that says it could not be read.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Annotated, Any, NoReturn, Self
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, model_validator
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, WithJsonSchema, model_validator
 from pydantic_core import PydanticCustomError
 
 import engine
@@ -22,6 +26,7 @@ from engine.grading import (
     DEFAULT_ATOL,
     DEFAULT_RTOL,
     QUANTITIES,
+    Comparison,
     Grader,
     ItemGrade,
     ItemKey,
@@ -29,9 +34,11 @@ from engine.grading import (
     Tolerance,
     all_items,
 )
+from engine.grading.grader import UPDATES
 from engine.grading.items import PER_SAMPLE
-from schemas.arrays import FiniteFloat, NonNegativeFloat, Samples
-from schemas.gradebook import GradedItem, ReportFormat, report
+from schemas.arrays import NonNegativeFloat
+from schemas.errors import MAX_PROBLEMS
+from schemas.gradebook import GradedItem, ReportFormat, report, unreadable
 from schemas.requests import BackpropRequest
 from schemas.worked import Formula, written
 
@@ -45,31 +52,16 @@ class _Strict(BaseModel):
 
 # What a student hands in ------------------------------------------------------------------------
 
+SUBMISSION_SCHEMA: dict[str, Any] = {
+    "description": "the student's answer: any subset of a /v1/backprop answer (loss, outputs, "
+    "layers[i] with any of pre_activations, activations, deltas, weight_gradients, "
+    "bias_gradients, updated_weights, updated_biases), as an object, or the text of the "
+    "student's file. Any JSON value is accepted and read forgivingly (docs/grading.md): what "
+    "cannot be graded is reported in the answer, never refused",
+    "example": {"loss": 0.4322, "layers": [{}, {"deltas": [[-0.00771, 0.06405]]}]},
+}
 
-class LayerAnswer(_Strict):
-    """Any of a layer's quantities, as in layers[i] of a /v1/backprop answer."""
-
-    pre_activations: Samples | None = None
-    activations: Samples | None = None
-    deltas: Samples | None = None
-    weight_gradients: Samples | None = None
-    bias_gradients: Samples | None = None
-    updated_weights: Samples | None = None
-    updated_biases: Samples | None = None
-
-
-class Submission(_Strict):
-    """Any subset of a /v1/backprop answer. input_gradients and conventions are accepted (so
-    that a whole answer can be handed in) but not graded."""
-
-    loss: FiniteFloat | None = None
-    outputs: Samples | None = None
-    layers: list[LayerAnswer] = Field(
-        default_factory=list,
-        description="layers[i] answers layer i + 1; trailing ones may be left out",
-    )
-    input_gradients: Samples | None = Field(default=None, description="accepted, not graded")
-    conventions: dict[str, Any] | None = Field(default=None, description="accepted, not graded")
+Answer = Annotated[Any, WithJsonSchema(SUBMISSION_SCHEMA)]
 
 
 # How to grade it ---------------------------------------------------------------------------------
@@ -123,6 +115,23 @@ class GradingOptions(_Strict):
         default=True,
         description="feedback on a wrong entry shows its worked formula (small networks only)",
     )
+    show_expected: StrictBool = Field(
+        default=True,
+        description="feedback shows the expected value of the furthest-off entry and its worked "
+        "formula; false for graded work with resubmissions: it says only which entries are "
+        "wrong (sample, unit) and the mistake named, and no expected value appears anywhere",
+    )
+    significant_figures: Annotated[int, Field(strict=True, ge=1, le=17)] | None = Field(
+        default=None,
+        description="also accept an entry that is the right value rounded to the digits the "
+        "student wrote, when they wrote at least this many significant figures",
+    )
+    follow_through: StrictBool = Field(
+        default=False,
+        description="error carried forward: an item wrong against the reference but right given "
+        "the student's own earlier answer (an update from their gradient, the loss from their "
+        "outputs, ...) earns its points",
+    )
     format: ReportFormat = Field(default="native", description="native, gradescope or prairielearn")
 
     def _check_options(self) -> None:
@@ -143,25 +152,15 @@ class GradingOptions(_Strict):
                     f"{n_layers - 1}, and so on)",
                 )
 
-    def _check_submission(self, submission: Submission, where: str) -> None:
-        n_layers = len(self.problem.network.layers)
-        if len(submission.layers) > n_layers:
-            _fail(
-                "too_many_layers",
-                f"{where}.layers has {len(submission.layers)} entries but the network has "
-                f"{n_layers} layers",
-            )
-
 
 class GradeRequest(GradingOptions):
     """POST /v1/grade: one answer to one problem."""
 
-    submission: Submission
+    submission: Answer
 
     @model_validator(mode="after")
     def _check(self) -> Self:
         self._check_options()
-        self._check_submission(self.submission, "submission")
         return self
 
 
@@ -169,7 +168,7 @@ class Handin(_Strict):
     id: Annotated[str, Field(min_length=1, max_length=200)] = Field(
         description="the student's id, echoed in the answer"
     )
-    submission: Submission
+    submission: Answer
 
 
 class BatchGradeRequest(GradingOptions):
@@ -185,46 +184,83 @@ class BatchGradeRequest(GradingOptions):
             if handin.id in seen:
                 _fail("duplicate_id", f'submissions[{i}].id "{handin.id}" appears twice')
             seen.add(handin.id)
-            self._check_submission(handin.submission, f"submissions[{i}].submission")
         return self
 
 
 # The answers -------------------------------------------------------------------------------------
 
+MAX_LISTED = 5
+"""Wrong entries named one by one in feedback; the others are counted."""
+
 
 def report_of(
-    grader: Grader, grades: list[ItemGrade], report_format: ReportFormat
+    grader: Grader,
+    grades: list[ItemGrade],
+    options: GradingOptions,
+    warnings: Sequence[str] = (),
 ) -> dict[str, Any]:
-    """The engine's grades as one report in the named format, with feedback in words."""
-    return report([_graded_item(grader, g) for g in grades], report_format)
+    """The engine's grades as one report in the format asked for, with feedback in words."""
+    items = [_graded_item(grader, g, show_expected=options.show_expected) for g in grades]
+    return report(items, options.format, warnings)
 
 
-def _graded_item(grader: Grader, grade: ItemGrade) -> GradedItem:
-    formula = None if grade.formula is None else written(grade.formula)
+def unreadable_report(grader: Grader, options: GradingOptions, reason: str) -> dict[str, Any]:
+    """The report of an answer that is not JSON at all: nothing graded, the reason said."""
+    max_score = sum(grader.points.of(key) for key in grader.items)
+    message = f"The answer could not be read, so it was not graded: {reason}"
+    return unreadable(message, options.format, max_score)
+
+
+def _graded_item(grader: Grader, grade: ItemGrade, *, show_expected: bool) -> GradedItem:
+    formula = written(grade.formula) if grade.formula is not None and show_expected else None
     details: dict[str, Any] = {"id": grade.key.id, "expected_shape": list(grade.expected_shape)}
     if grade.submitted_shape is not None:
         details["submitted_shape"] = list(grade.submitted_shape)
     c = grade.comparison
     if c is not None:
-        details |= {
-            "entries": c.entries,
-            "entries_within_tolerance": c.within,
-            "max_abs_error": c.max_abs_error,
-            "max_relative_error": c.max_relative_error,
-            "worst_entry": {
+        details["entries"] = c.entries
+        details["entries_within_tolerance"] = c.within
+        details["wrong_entries"] = [list(i) for i in _wrong(c)][:MAX_PROBLEMS]
+        if c.wrong_way:
+            details["wrong_way"] = c.wrong_way
+        if show_expected:
+            details["max_abs_error"] = c.max_abs_error
+            details["worst_entry"] = {
                 "index": list(c.worst_index),
                 "expected": c.expected,
                 "submitted": c.submitted,
-            },
+            }
+    if grade.diagnoses:
+        details["mistakes"] = [
+            {"id": m.id, "description": m.description}
+            for variant in grade.diagnoses
+            for m in variant.mistakes
+        ]
+    if grade.follow_through is not None:
+        details["follow_through"] = grade.follow_through.id
+    if grade.rounding is not None:
+        details["rounding"] = {
+            "digits_written": grade.rounding.written,
+            "digits_to_carry": grade.rounding.carry,
         }
-    if grade.mistakes:
-        details["mistakes"] = [{"id": m.id, "description": m.description} for m in grade.mistakes]
+    if grade.note is not None:
+        details["note"] = grade.note
     if formula is not None:
         details["worked_formula"] = {"text": formula.text, "latex": formula.latex}
     feedback = _feedback(
-        grade, tolerance=grader.tolerance, layout=grader.problem.network.layout, formula=formula
+        grade,
+        tolerance=grader.tolerance,
+        layout=grader.problem.network.layout,
+        ascent=grader.problem.ascent,
+        formula=formula,
+        show_expected=show_expected,
     )
     return GradedItem(grade.key.name, grade.status, grade.score, grade.max_score, feedback, details)
+
+
+def _wrong(comparison: Comparison) -> list[tuple[int, ...]]:
+    """The entries not accepted, in order."""
+    return [tuple(int(i) for i in at) for at in np.argwhere(~comparison.accepted)]
 
 
 # Feedback, in words a student understands -------------------------------------------------------
@@ -257,39 +293,93 @@ def _feedback(
     *,
     tolerance: Tolerance,
     layout: engine.WeightLayout,
+    ascent: bool,
     formula: Formula | None,
+    show_expected: bool,
 ) -> str:
-    key = grade.key
+    key, c = grade.key, grade.comparison
     if grade.status == "missing":
         return f"missing: the answer has no {key.name} (expected {_shape(grade.expected_shape)})"
-    comparison = grade.comparison
-    if comparison is None:
-        assert grade.submitted_shape is not None
-        lines = [
-            f"wrong shape: expected {_shape(grade.expected_shape)}, "
-            f"the answer has {_shape(grade.submitted_shape)}"
-        ]
-    elif comparison.passed:
-        if comparison.entries == 1:
-            return "correct: within tolerance"
-        return f"correct: all {comparison.entries} entries within tolerance"
-    else:
-        outside = comparison.entries - comparison.within
-        lines = [
-            f"{outside} of {comparison.entries} entries outside the tolerance "
-            f"(rtol {tolerance.rtol:g}, atol {tolerance.atol:g}); the furthest off is "
-            f"{_entry(key, comparison.worst_index, layout)}: expected {comparison.expected:.6g}, "
-            f"the answer has {comparison.submitted:.6g}"
-            if comparison.entries > 1
-            else f"expected {comparison.expected:.6g}, the answer has {comparison.submitted:.6g} "
-            f"(rtol {tolerance.rtol:g}, atol {tolerance.atol:g})"
-        ]
-    if grade.mistakes:
-        description = "; and ".join(m.description for m in grade.mistakes)
-        lines.append(f"This is what you get when {description}.")
+    if grade.status == "passed":
+        entries = (
+            "within tolerance"
+            if c is None or c.entries == 1
+            else (f"all {c.entries} entries within tolerance")
+        )
+        if grade.follow_through is not None:
+            source = ItemKey(*grade.follow_through).name
+            return (
+                f"correct given your own {source} (follow-through: a mistake made there is "
+                "not charged again here)"
+            )
+        return f"correct: {entries}"
+    lines = [_what_is_wrong(grade, tolerance, layout, show_expected)]
+    if c is not None and c.wrong_way:
+        rule = "W + eta dL/dW, along" if ascent else "W - eta dL/dW, against"
+        lines.append(
+            f"{c.wrong_way} of the steps go{'es' if c.wrong_way == 1 else ''} the wrong way: "
+            f"the update is {rule} the gradient."
+        )
+    if grade.rounding is not None:
+        r = grade.rounding
+        lines.append(
+            f"These agree with the right values to the {r.written} significant "
+            f"figure{'s' if r.written != 1 else ''} written: carry {r.carry} significant figures "
+            f"(the tolerance is {tolerance.rtol:.0%} of the value)."
+        )
+    if len(grade.diagnoses) == 1:
+        lines.append(f"This is what you get when {grade.diagnoses[0].description}.")
+    elif grade.diagnoses:
+        alternatives = "; or when ".join(v.description for v in grade.diagnoses)
+        lines.append(f"This fits more than one mistake: what you get when {alternatives}.")
+    if grade.note is not None:
+        lines.append(f"Note: {grade.note}.")
     if formula is not None:
         lines.append(f"Worked formula: {formula.text}")
     return "\n".join(lines)
+
+
+def _what_is_wrong(
+    grade: ItemGrade, tolerance: Tolerance, layout: engine.WeightLayout, show_expected: bool
+) -> str:
+    key, c = grade.key, grade.comparison
+    if c is None:
+        if grade.submitted_shape is None or (grade.note is not None and not grade.submitted_shape):
+            return f"{key.name} could not be graded"
+        return (
+            f"wrong shape: expected {_shape(grade.expected_shape)}, "
+            f"the answer has {_shape(grade.submitted_shape)}"
+        )
+    steps = key.quantity in UPDATES
+    what = (
+        "steps W' - W"
+        if key.quantity == "updated_weights"
+        else ("steps b' - b" if key.quantity == "updated_biases" else "entries")
+    )
+    wrong = _wrong(c)
+    allowed = (
+        f"rtol {tolerance.rtol:g} of the step, atol {tolerance.atol:g}"
+        if steps
+        else f"rtol {tolerance.rtol:g}, atol {tolerance.atol:g}"
+    )
+    if show_expected:
+        if c.entries == 1:
+            line = f"expected {c.expected:.6g}, the answer has {c.submitted:.6g} ({allowed})"
+        else:
+            line = (
+                f"{len(wrong)} of {c.entries} {what} outside the tolerance ({allowed}); the "
+                f"furthest off is {_entry(key, c.worst_index, layout)}: expected "
+                f"{c.expected:.6g}, the answer has {c.submitted:.6g}"
+            )
+    else:
+        named = ", ".join(_entry(key, index, layout) for index in wrong[:MAX_LISTED])
+        more = f" and {len(wrong) - MAX_LISTED} more" if len(wrong) > MAX_LISTED else ""
+        line = (
+            "wrong"
+            if c.entries == 1
+            else f"{len(wrong)} of {c.entries} {what} wrong ({allowed}): {named}{more}"
+        )
+    return line
 
 
 # Answer models, for the OpenAPI documentation ---------------------------------------------------
@@ -305,13 +395,37 @@ class NativeItem(BaseModel):
     expected_shape: list[int]
     submitted_shape: list[int] | None = None
     entries: int | None = None
-    entries_within_tolerance: int | None = None
-    max_abs_error: float | None = None
-    max_relative_error: float | None = None
-    worst_entry: dict[str, Any] | None = None
-    mistakes: list[dict[str, str]] | None = Field(
-        default=None, description="the mistake(s) whose recomputed answer matches this item"
+    entries_within_tolerance: int | None = Field(
+        default=None,
+        description="entries accepted: within tolerance (an update's step within that of the "
+        "step), or right to the digits written where significant_figures or a step allows",
     )
+    wrong_entries: list[list[int]] | None = Field(
+        default=None, description="the indices of the entries not accepted (the first 20)"
+    )
+    wrong_way: int | None = Field(
+        default=None, description="update entries whose step goes the wrong way"
+    )
+    max_abs_error: float | None = Field(default=None, description="left out with show_expected")
+    worst_entry: dict[str, Any] | None = Field(
+        default=None,
+        description="index, expected and submitted value of the furthest-off entry "
+        "(left out with show_expected false)",
+    )
+    mistakes: list[dict[str, str]] | None = Field(
+        default=None,
+        description="the mistake(s) whose recomputed answer matches this item; more than one "
+        "when several fit",
+    )
+    follow_through: str | None = Field(
+        default=None, description="the id of the student's item this one was right given"
+    )
+    rounding: dict[str, int] | None = Field(
+        default=None,
+        description="the entries outside the tolerance are right to the digits written: "
+        "digits_written, digits_to_carry",
+    )
+    note: str | None = Field(default=None, description="what could not be read of the item")
     worked_formula: dict[str, str] | None = None
 
 
@@ -319,6 +433,10 @@ class NativeReport(BaseModel):
     score: float
     max_score: float
     summary: str
+    warnings: list[str] | None = Field(
+        default=None,
+        description="what was not graded: keys that are not items, layers beyond the network",
+    )
     items: list[NativeItem]
 
 
@@ -365,6 +483,7 @@ class BatchResult(BaseModel):
 
 class ClassSummary(BaseModel):
     submissions: int
+    unreadable: int = Field(description="submissions that are not JSON at all (scored 0)")
     max_score: float
     mean_score: float
     full_marks: int = Field(description="submissions with every point")

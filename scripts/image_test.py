@@ -86,10 +86,10 @@ TEXTBOOK = {
     "loss": {"name": "mse", "reduction": "sum", "half": True},
 }
 
-# A student's answer to it with the sign of dL/do flipped: layer 2's deltas come out negated.
+# A student's answer to it with the sign of dL/do flipped: every delta comes out negated.
 FLIPPED = {
     "loss": 0.4322,
-    "layers": [{"deltas": [[0.01049, 0.01016, 0.008323]]}, {"deltas": [[0.00771, -0.06405]]}],
+    "layers": [{"deltas": [[-0.01049, -0.01016, -0.008323]]}, {"deltas": [[0.00771, -0.06405]]}],
 }
 RIGHT = {
     "loss": 0.4322,
@@ -252,12 +252,13 @@ def forward(client: httpx.Client) -> str:
 def grade(client: httpx.Client) -> str:
     body = {"problem": EXAMPLE, "submission": FLIPPED, "quantities": ["loss", "deltas"]}
     got = post(client, "/v1/grade", body)
-    expect((got["score"], got["max_score"]) == (2, 3), f"score {got['score']}/{got['max_score']}")
+    expect((got["score"], got["max_score"]) == (1, 3), f"score {got['score']}/{got['max_score']}")
     failed = [item for item in got["items"] if item["status"] != "passed"]
-    expect([i["id"] for i in failed] == ["layers[1].deltas"], f"failed items {failed}")
-    mistakes = [m["id"] for m in failed[0].get("mistakes", [])]
-    expect(mistakes == ["loss_gradient_sign"], f"diagnosed {mistakes}")
-    return f"{got['summary']}; layers[1].deltas: {mistakes[0]}"
+    ids = [i["id"] for i in failed]
+    expect(ids == ["layers[0].deltas", "layers[1].deltas"], f"failed items {failed}")
+    mistakes = {m["id"] for item in failed for m in item.get("mistakes", [])}
+    expect(mistakes == {"loss_gradient_sign"}, f"diagnosed {mistakes}")
+    return f"{got['summary']}; both deltas: loss_gradient_sign"
 
 
 def grade_batch(client: httpx.Client) -> str:
@@ -274,14 +275,15 @@ def grade_batch(client: httpx.Client) -> str:
     summary = got["class_summary"]
     want = {
         "submissions": 2,
+        "unreadable": 0,
         "max_score": 3,
-        "mean_score": 2.5,
+        "mean_score": 2.0,
         "full_marks": 1,
         "mistakes": {"loss_gradient_sign": 1},
     }
     expect(summary == want, f"class_summary {summary}")
     scores = {r["id"]: r["report"]["score"] for r in got["results"]}
-    expect(scores == {"ada": 3, "bob": 2}, f"Gradescope scores {scores}")
+    expect(scores == {"ada": 3, "bob": 1}, f"Gradescope scores {scores}")
     return f"class_summary {summary}"
 
 

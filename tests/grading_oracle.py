@@ -2,9 +2,10 @@
 
 Written from the textbook, not from engine/, and with every classic mistake as a switch, so
 that a test can build a submission with a mistake in it without asking the service (or its
-variant code) what that mistake looks like. Supports what the grading tests need: sigmoid,
-tanh, relu, linear and a softmax output with cross-entropy; MSE in every form, cross-entropy
-with sum or mean.
+variant code) what that mistake looks like. A few switches are mistakes the service does not
+catalogue (OUTSIDE), for tests that no catalogued mistake is named for them. Supports what
+the grading tests need: sigmoid, tanh, relu, linear and a softmax output with cross-entropy;
+MSE in every form, cross-entropy with sum or mean.
 """
 
 from __future__ import annotations
@@ -15,6 +16,10 @@ from typing import Any
 import numpy as np
 
 Array = np.ndarray[Any, np.dtype[np.float64]]
+
+OUTSIDE = ("weight_gradient_uses_z", "half_learning_rate", "sigmoid_derivative_plus")
+"""Mistakes outside the catalogue: z^(l-1) for a^(l-1) in dW, eta/2 in the update, and the
+sigmoid's derivative written a(1 + a)."""
 
 
 def _sigmoid(z: Array) -> Array:
@@ -40,7 +45,7 @@ def _df(name: str, z: Array, relu_at_zero: int) -> Array:
     """f'(z), computed from z."""
     if name == "sigmoid":
         s = _sigmoid(z)
-        return s * (1.0 - s)
+        return s * (1.0 + s) if "sigmoid_derivative_plus" in _TYPOS else s * (1.0 - s)
     if name == "tanh":
         return 1.0 - np.tanh(z) ** 2
     if name == "relu":
@@ -48,6 +53,10 @@ def _df(name: str, z: Array, relu_at_zero: int) -> Array:
     if name == "linear":
         return np.ones_like(z)
     raise ValueError(name)
+
+
+_TYPOS: set[str] = set()
+"""Mistakes outside the service's catalogue that the derivative itself makes (set by solve)."""
 
 
 @dataclass
@@ -64,6 +73,8 @@ class Student:
 def solve(problem: dict[str, Any], student: Student) -> dict[str, Any]:
     """The whole /v1/backprop answer to a problem body (in_out layout, rows), as worked."""
     m = student.mistakes
+    _TYPOS.clear()
+    _TYPOS.update(m & {"sigmoid_derivative_plus"})
     layers = problem["network"]["layers"]
     Ws = [np.array(layer["weights"], dtype=float) for layer in layers]
     if "weight_layout" in m:
@@ -115,11 +126,25 @@ def solve(problem: dict[str, Any], student: Student) -> dict[str, Any]:
         {
             "pre_activations": z_list[i].tolist(),
             "activations": a_list[i + 1].tolist(),
-            **_gradients_and_step(Ws[i], bs[i], a_list[i], deltas[i], eta=eta, m=m),
+            **_gradients_and_step(
+                Ws[i], bs[i], _gradient_input(i, a_list, z_list, m), deltas[i], eta=eta, m=m
+            ),
         }
         for i in range(L)
     ]
+    if "layers_reversed" in m:
+        answer_layers.reverse()
     return {"loss": loss, "outputs": o.tolist(), "layers": answer_layers}
+
+
+def _gradient_input(i: int, a_list: list[Array], z_list: list[Array], m: set[str]) -> Array:
+    """What layer i's weight gradient multiplies delta by: a^(l-1) (right), a^l (a catalogued
+    mistake), or z^(l-1) (a mistake outside the catalogue; x for the first layer)."""
+    if "weight_gradient_own_activations" in m:
+        return a_list[i + 1]
+    if "weight_gradient_uses_z" in m and i > 0:
+        return z_list[i - 1]
+    return a_list[i]
 
 
 def _loss(o: Array, t: Array, student: Student) -> tuple[float, Array]:
@@ -144,11 +169,14 @@ def _gradients_and_step(
     else:
         gb = delta.sum(axis=0)
     step = (1.0 if "learning_rate_omitted" in m else eta) * (1.0 if "update_sign" in m else -1.0)
-    W_new = W + step * (gW if gW.shape == W.shape else gW.T)
-    return {
+    if "half_learning_rate" in m:  # outside the catalogue
+        step /= 2.0
+    answer = {
         "deltas": delta.tolist(),
         "weight_gradients": gW.tolist(),
         "bias_gradients": gb.tolist(),
-        "updated_weights": W_new.tolist(),
         "updated_biases": (b + step * gb).tolist(),
     }
+    if W.shape in (gW.shape, gW.T.shape):  # a gradient of no shape of W's: no update written
+        answer["updated_weights"] = (W + step * (gW if gW.shape == W.shape else gW.T)).tolist()
+    return answer

@@ -45,10 +45,10 @@ SPEC_PROBLEM = Problem(
     learning_rate=0.5,
 )
 
-WRONG_SIGN = {  # docs/grading.md's example: delta^2 with the sign of dL/do flipped
+WRONG_SIGN = {  # docs/grading.md's example: every delta with the sign of dL/do flipped
     "loss": 0.4322,
     "layers": [
-        {"deltas": np.array([[0.01049, 0.01016, 0.008323]])},
+        {"deltas": np.array([[-0.01049, -0.01016, -0.008323]])},
         {"deltas": np.array([[0.00771, -0.06405]])},
     ],
 }
@@ -198,9 +198,10 @@ def test_a_seeded_problem_and_its_solution(client: Client, server: str) -> None:
 
 def test_grade_names_the_mistake(client: Client) -> None:
     report = client.grade(SPEC_PROBLEM, WRONG_SIGN, quantities=["loss", "deltas"])
-    assert (report.score, report.max_score) == (2.0, 3.0)
-    (failed,) = report.failed
-    assert failed.id == "layers[1].deltas"
+    assert (report.score, report.max_score) == (1.0, 3.0)
+    hidden, failed = report.failed
+    assert (hidden.id, failed.id) == ("layers[0].deltas", "layers[1].deltas")
+    assert [m.id for m in hidden.mistakes] == [m.id for m in failed.mistakes]
     assert [m.id for m in failed.mistakes] == ["loss_gradient_sign"]
     assert failed.worst_entry is not None
     assert failed.worst_entry.index == (0, 1)
@@ -214,8 +215,8 @@ def test_a_whole_answer_passes_and_formats_for_autograders(client: Client) -> No
     assert report.score == report.max_score == 16.0  # loss, outputs, 7 items per layer
     gradescope = client.grade_results(SPEC_PROBLEM, WRONG_SIGN, "gradescope",
                                       quantities=["loss", "deltas"])  # fmt: skip
-    assert gradescope["score"] == 2.0
-    assert [t["status"] for t in gradescope["tests"]] == ["passed", "passed", "failed"]
+    assert gradescope["score"] == 1.0
+    assert [t["status"] for t in gradescope["tests"]] == ["passed", "failed", "failed"]
 
 
 def test_grade_batch(client: Client) -> None:
@@ -225,7 +226,7 @@ def test_grade_batch(client: Client) -> None:
     )  # fmt: skip
     assert list(batch.reports) == ["ada", "bob"]
     assert batch.reports["ada"].score == 3.0
-    assert batch.reports["bob"].score == 2.0
+    assert batch.reports["bob"].score == 1.0
     assert batch.class_summary.mistakes == {"loss_gradient_sign": 1}
 
 

@@ -66,23 +66,37 @@ def test_grade_takes_grading_options_and_flags(
     assert report["items"][1]["status"] == "missing"
 
 
-def test_an_unreadable_answer_is_reported_not_crashed_on(
+def test_an_answer_with_text_for_a_number_is_graded_the_rest_kept(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     problem = write(tmp_path / "problem.json", SPEC_EXAMPLE)
-    answer = write(tmp_path / "answer.json", '{"layers": [{"deltas": [["0.01"]]}]}')
+    answer = write(tmp_path / "answer.json", '{"loss": 0.4322, "layers": [{"deltas": [["0.01"]]}]}')
     code, out, _ = run(["grade", str(problem), str(answer), "--format", "prairielearn"], capsys)
     assert code == 0
     report = json.loads(out)
     PRAIRIELEARN.validate(report)
-    assert report["gradable"] is False
-    assert "submission.layers[0].deltas[0][0]: Input should be a valid number" in report["message"]
-    write(answer, "{oops")
+    assert report["gradable"] is True
+    assert report["score"] == 1 / 16  # the loss is right
+    deltas = next(t for t in report["tests"] if t["name"] == "layer 1 deltas")
+    assert 'layers[0].deltas[0][0] is the text "0.01", not a number' in deltas["message"]
+
+
+def test_an_answer_that_is_not_json_is_reported_not_crashed_on(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    problem = write(tmp_path / "problem.json", SPEC_EXAMPLE)
+    answer = write(tmp_path / "answer.json", "{oops")
     code, out, _ = run(["grade", str(problem), str(answer), "--format", "gradescope"], capsys)
     report = json.loads(out)
     GRADESCOPE.validate(report)
+    assert code == 0
     assert report["score"] == 0.0
-    assert "answer.json is not valid JSON" in report["output"]
+    assert "could not be read" in report["output"]
+    assert "it is not JSON" in report["output"]
+    code, out, _ = run(["grade", str(problem), str(answer), "--format", "prairielearn"], capsys)
+    report = json.loads(out)
+    PRAIRIELEARN.validate(report)
+    assert report["gradable"] is False
 
 
 def test_a_bad_problem_exits_2_and_names_the_place(

@@ -46,7 +46,7 @@ CHROMIUM_FLAGS = [
 WRONG_SIGN = {  # docs/grading.md's example: delta^2 with the sign of dL/do flipped
     "loss": 0.4322,
     "layers": [
-        {"deltas": [[0.01049, 0.01016, 0.008323]]},
+        {"deltas": [[-0.01049, -0.01016, -0.008323]]},
         {"deltas": [[0.00771, -0.06405]]},
     ],
 }

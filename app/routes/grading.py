@@ -20,7 +20,7 @@ router = APIRouter(prefix="/v1", tags=["grading"])
 _SPEC_SUBMISSION = {
     "loss": 0.4322,
     "layers": [
-        {"deltas": [[0.01049, 0.01016, 0.008323]]},
+        {"deltas": [[-0.01049, -0.01016, -0.008323]]},
         {"deltas": [[0.00771, -0.06405]]},
     ],
 }

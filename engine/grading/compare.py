@@ -1,12 +1,23 @@
-"""A submitted array against the expected one, entry by entry, within a tolerance.
+"""A submitted array against an expected one, entry by entry, with the digits the student wrote.
 
-An entry s is correct when |s - e| <= atol + rtol |e|, as ``numpy.isclose`` has it: the
-tolerance is relative to the expected value e, so it does not depend on what the student wrote.
+An entry s of a value (z, a, delta, a gradient, the loss) is within tolerance of the expected e
+when |s - e| <= atol + rtol |e|, as ``numpy.isclose`` has it. An updated parameter w' is judged
+as the step it takes from w: its step s - w against the expected step e - w, within atol +
+rtol |e - w|, so that a step that is small next to w is still checked (|w'| would hide it).
+
+What a student writes is rounded. ``Written`` reads, from each number's shortest decimal form,
+how many significant digits it has and half a unit in its last one: 0.0105 has 3, and stands for
+anything in [0.01045, 0.01055]. An entry is "right to the digits written" when the expected
+value rounds to it. Updates always allow for it (a step is a small difference of two long
+numbers); other entries only when the instructor accepts answers rounded to N significant
+figures, and the diagnosis of mistakes uses it to never name one that rounding explains.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
+from decimal import Decimal
 
 import numpy as np
 from numpy.typing import NDArray
@@ -21,48 +32,201 @@ DEFAULT_ATOL = 1e-4
 """For entries at or near 0, where a relative tolerance is no tolerance at all: an answer
 rounded to 4 decimal places is within 5e-5 of the exact value."""
 
+BoolArray = NDArray[np.bool_]
+
 
 @dataclass(frozen=True)
 class Tolerance:
-    """|submitted - expected| <= atol + rtol |expected|, entry by entry."""
+    """|submitted - expected| <= atol + rtol |scale|, entry by entry; the scale is the expected
+    value, or the expected step of an update."""
 
     rtol: float = DEFAULT_RTOL
     atol: float = DEFAULT_ATOL
 
-    def bound(self, expected: FloatArray) -> FloatArray:
+    def bound(self, scale: FloatArray) -> FloatArray:
         """The largest error each entry may have."""
-        return self.atol + self.rtol * np.abs(expected)
+        return self.atol + self.rtol * np.abs(scale)
 
-    def accepts(self, expected: FloatArray, submitted: FloatArray) -> bool:
-        """Whether every entry is within tolerance (shapes must be equal)."""
-        return bool(np.all(np.abs(submitted - expected) <= self.bound(expected)))
+    def digits_to_carry(self) -> int:
+        """Significant figures to carry: those whose rounding errs by at most a tenth of the
+        relative tolerance (4 for 1%), so that a few steps of rounded numbers stay within it."""
+        return min(17, math.ceil(math.log10(50 / self.rtol))) if self.rtol > 0 else 17
+
+
+@dataclass(frozen=True)
+class Written:
+    """What the numbers of an array say of their own precision, as written.
+
+    digits : significant digits of each entry (0 for 0, whose precision cannot be read)
+    half_unit : half a unit in each entry's last significant digit (0 for 0 and for NaN)
+    """
+
+    digits: NDArray[np.int64]
+    half_unit: FloatArray
+
+    @classmethod
+    def of(cls, values: FloatArray) -> Written:
+        digits = np.zeros(values.shape, dtype=np.int64)
+        half_unit = np.zeros(values.shape)
+        for index, value in np.ndenumerate(values):
+            digits[index], half_unit[index] = _written(float(value))
+        return cls(digits, half_unit)
+
+
+def _written(value: float) -> tuple[int, float]:
+    """(significant digits, half a unit in the last one) of a number's shortest decimal form.
+
+    JSON keeps no trailing zeros: 0.0100 arrives as 0.01, read as 1 digit (its least precise
+    reading), and 120 as 3 digits, a whole number's last written digit being its units.
+    """
+    if value == 0.0 or not math.isfinite(value):
+        return 0, 0.0
+    text = repr(value).removesuffix(".0")
+    _, digits, exponent = Decimal(text).as_tuple()
+    assert isinstance(exponent, int)
+    return len(digits), 0.5 * 10.0**exponent
 
 
 @dataclass(frozen=True)
 class Comparison:
     """How a submitted array of the expected shape compares with the expected one.
 
-    worst_index is the entry furthest outside its tolerance (relative to its bound), or the
-    one with the largest error when every entry is within it. max_relative_error is taken
-    over the entries whose expected value is not 0 (None when all of them are 0).
+    accepted : each entry's verdict
+    worst_index : the entry furthest outside what it may be (relative to its bound), or the one
+        with the largest error when every entry is accepted
+    wrong_way : update entries whose step goes the other way than the expected step, where the
+        digits written show its direction (None for other items)
     """
 
-    within: int
-    entries: int
+    accepted: BoolArray
     max_abs_error: float
-    max_relative_error: float | None
     worst_index: tuple[int, ...]
     expected: float
     submitted: float
+    wrong_way: int | None = None
+
+    @property
+    def entries(self) -> int:
+        return int(self.accepted.size)
+
+    @property
+    def within(self) -> int:
+        return int(np.count_nonzero(self.accepted))
 
     @property
     def passed(self) -> bool:
-        return self.within == self.entries
+        return bool(self.accepted.all())
 
     @property
     def fraction(self) -> float:
-        """The share of entries within tolerance, in [0, 1]."""
+        """The share of entries accepted, in [0, 1]."""
         return self.within / self.entries
+
+
+@dataclass(frozen=True)
+class Expected:
+    """An expected array and how far each entry may be from it, computed once per grader.
+
+    base : the parameters before the step, for an update (its entries are judged as steps)
+    """
+
+    values: FloatArray
+    bound: FloatArray
+    base: FloatArray | None = None
+
+    @classmethod
+    def value(cls, values: FloatArray, tolerance: Tolerance) -> Expected:
+        return cls(values, tolerance.bound(values))
+
+    @classmethod
+    def step(cls, values: FloatArray, base: FloatArray, tolerance: Tolerance) -> Expected:
+        return cls(values, tolerance.bound(values - base), base)
+
+    def within(self, submitted: FloatArray) -> BoolArray:
+        """Each entry within its bound (NaN never is)."""
+        with np.errstate(invalid="ignore", over="ignore"):
+            ok: BoolArray = np.abs(submitted - self.values) <= self.bound
+        return ok
+
+    def rounds_to(self, submitted: FloatArray, written: Written) -> BoolArray:
+        """Each entry the expected value rounded to the digits written (within half a unit in
+        the last digit, and a hair for the decimal-to-binary conversion)."""
+        with np.errstate(invalid="ignore", over="ignore"):
+            ok: BoolArray = np.abs(submitted - self.values) <= written.half_unit * (1 + 1e-9)
+        return ok & (written.digits > 0)
+
+    def consistent(self, submitted: FloatArray, written: Written) -> BoolArray:
+        """Each entry within its bound, or right to the digits written: the expected value
+        rounds to it. What the diagnosis asks of a candidate answer."""
+        with np.errstate(invalid="ignore", over="ignore"):
+            ok: BoolArray = np.abs(submitted - self.values) <= self.bound + written.half_unit
+        return ok
+
+    def compare(
+        self, submitted: FloatArray, *, significant_figures: int | None = None, carry: int = 4
+    ) -> Comparison:
+        """Each entry judged.
+
+        Accepted: an entry within tolerance; with significant_figures N, also one that is the
+        expected value rounded to N significant figures, or to the digits written where at
+        least N are written. An update's entry is also accepted when it is right to the digits
+        written and those are fine enough to show the step (half a unit at most half the step)
+        or number at least ``carry`` (JSON drops trailing zeros: -1.000, the expected -1.00036
+        to 4 figures, arrives as -1.0, so equal to the value rounded to ``carry`` figures is
+        accepted too); and never when its step goes the wrong way.
+        """
+        accepted = self.within(submitted)
+        wrong_way = None
+        if self.base is not None or (significant_figures is not None and not accepted.all()):
+            written = Written.of(submitted)
+            if significant_figures is not None:
+                accepted |= self.rounds_to(submitted, written) & (
+                    written.digits >= significant_figures
+                )
+                accepted |= _equal(submitted, _rounded(self.values, significant_figures))
+            if self.base is not None:
+                shows_step = written.half_unit <= 0.5 * np.abs(self.values - self.base)
+                accepted |= self.consistent(submitted, written) & shows_step
+                accepted |= self.rounds_to(submitted, written) & (written.digits >= carry)
+                accepted |= _equal(submitted, _rounded(self.values, carry))  # -1.000 is -1.0
+                turned = self._wrong_way(submitted, written)
+                accepted &= ~turned
+                wrong_way = int(np.count_nonzero(turned))
+        with np.errstate(invalid="ignore", over="ignore"):
+            error = np.abs(submitted - self.values)
+            excess = np.where(np.isnan(error), np.inf, error / np.maximum(self.bound, _TINY))
+        at = np.unravel_index(int(np.argmax(excess)), self.values.shape)
+        worst = tuple(int(i) for i in at)
+        finite_error = error[np.isfinite(error)]
+        return Comparison(
+            accepted=accepted,
+            max_abs_error=_finite(float(finite_error.max())) if finite_error.size else _LARGEST,
+            worst_index=worst,
+            expected=float(self.values[at]),
+            submitted=float(submitted[at]),
+            wrong_way=wrong_way,
+        )
+
+    def _wrong_way(self, submitted: FloatArray, written: Written) -> BoolArray:
+        """Update entries whose step has the other sign than the expected step, both steps
+        being larger than the rounding of what was written (so that its direction shows)."""
+        assert self.base is not None
+        step, expected_step = submitted - self.base, self.values - self.base
+        shows = (np.abs(step) > written.half_unit) & (np.abs(expected_step) > written.half_unit)
+        turned: BoolArray = shows & (np.sign(step) * np.sign(expected_step) < 0)
+        return turned
+
+
+def _rounded(values: FloatArray, figures: int) -> FloatArray:
+    """Each value rounded to so many significant figures (as a student rounds it)."""
+    return np.array([float(f"{v:.{figures}g}") for v in values.flat]).reshape(values.shape)
+
+
+def _equal(a: FloatArray, b: FloatArray) -> BoolArray:
+    """Entries equal but for the last bits of the decimal-to-binary conversion."""
+    with np.errstate(invalid="ignore"):
+        ok: BoolArray = np.abs(a - b) <= 1e-12 * np.abs(b)
+    return ok
 
 
 def align(expected: FloatArray, submitted: FloatArray) -> FloatArray | None:
@@ -91,127 +255,6 @@ _TINY = float(np.finfo(np.float64).tiny)
 _LARGEST = float(np.finfo(np.float64).max)
 
 
-def _reciprocal(values: FloatArray) -> FloatArray:
-    """1 / |v| for v != 0 and 0 for v = 0, finite even for subnormal v (taken as the smallest
-    normal float instead: a relative error against 5e-324 is astronomical either way)."""
-    magnitude = np.abs(values)
-    return np.where(magnitude != 0.0, 1.0 / np.maximum(magnitude, _TINY), 0.0)
-
-
 def _finite(value: float) -> float:
     """A reported error, capped at the largest float (an error can overflow; JSON has no inf)."""
     return min(value, _LARGEST)
-
-
-class Expected:
-    """An expected array with what comparisons against it need, computed once.
-
-    A grader compares thousands of submissions with the same reference: the tolerance's bound
-    and the reciprocals below are the same every time.
-    """
-
-    def __init__(self, values: FloatArray, tolerance: Tolerance) -> None:
-        self.values = values
-        self.bound = tolerance.bound(values)
-        self._per_bound = _reciprocal(self.bound)
-        self._per_value = _reciprocal(values)
-        self._any_nonzero = bool((values != 0.0).any())
-
-    def accepts(self, submitted: FloatArray) -> bool:
-        """Whether every entry of an array of the same shape is within tolerance."""
-        return bool(np.all(np.abs(submitted - self.values) <= self.bound))
-
-    def compare(self, submitted: FloatArray) -> Comparison:
-        """Compare an array of the same shape entry by entry."""
-        with np.errstate(over="ignore"):  # errors of far-off answers may overflow to inf
-            error = np.abs(submitted - self.values)
-            excess = error * self._per_bound
-            relative = error * self._per_value
-        index = np.unravel_index(int(np.argmax(excess)), self.values.shape)
-        worst = tuple(int(i) for i in index)
-        return Comparison(
-            within=int(np.count_nonzero(error <= self.bound)),
-            entries=int(self.values.size),
-            max_abs_error=_finite(float(error.max())),
-            max_relative_error=_finite(float(relative.max())) if self._any_nonzero else None,
-            worst_index=worst,
-            expected=float(self.values[worst]),
-            submitted=float(submitted[worst]),
-        )
-
-
-def compare(expected: FloatArray, submitted: FloatArray, tolerance: Tolerance) -> Comparison:
-    """Compare two arrays of the same shape entry by entry."""
-    return Expected(expected, tolerance).compare(submitted)
-
-
-class ExpectedItems:
-    """Several expected arrays laid end to end, so that a whole submission is compared with
-    all of them in a few NumPy calls (one call per item costs more than the arithmetic).
-
-    A submission comes as one array per item, in the same order and shapes, or None for an
-    item it does not answer in that shape; ``flatten`` lays it out the same way.
-    """
-
-    def __init__(self, arrays: list[FloatArray], tolerance: Tolerance) -> None:
-        self.shapes = [a.shape for a in arrays]
-        sizes = [int(a.size) for a in arrays]
-        self.sizes = np.array(sizes)
-        self.starts = np.cumsum([0, *sizes[:-1]])
-        self.values = np.concatenate([a.ravel() for a in arrays])
-        self.bound = tolerance.bound(self.values)
-        self._per_bound = _reciprocal(self.bound)
-        self._per_value = _reciprocal(self.values)
-        nonzero = self.values != 0.0
-        self._any_nonzero = np.logical_or.reduceat(nonzero, self.starts)
-        self._positions = np.arange(self.values.size)
-        self._unanswered = [np.full(size, np.nan) for size in sizes]
-
-    def flatten(self, arrays: list[FloatArray | None]) -> FloatArray:
-        """A submission laid out as the expected items are (NaN for None, which never matches)."""
-        return np.concatenate(
-            [self._unanswered[i] if a is None else a.ravel() for i, a in enumerate(arrays)]
-        )
-
-    def accepts(self, flat: FloatArray) -> NDArray[np.bool_]:
-        """For each item, whether every entry of the flattened submission is within tolerance."""
-        within = np.abs(flat - self.values) <= self.bound
-        accepted: NDArray[np.bool_] = np.logical_and.reduceat(within, self.starts)
-        return accepted
-
-    def compare(self, flat: FloatArray, answered: list[bool]) -> list[Comparison | None]:
-        """Each answered item's comparison (None for the others)."""
-        with np.errstate(over="ignore", invalid="ignore"):  # far-off answers may overflow
-            error = np.abs(flat - self.values)
-            relative = error * self._per_value
-            excess = error * self._per_bound
-        counts = np.add.reduceat(error <= self.bound, self.starts)
-        max_abs = np.maximum.reduceat(error, self.starts)
-        max_relative = np.maximum.reduceat(relative, self.starts)
-        top = np.maximum.reduceat(excess, self.starts)
-        is_top = excess == np.repeat(top, self.sizes)
-        first = np.minimum.reduceat(
-            np.where(is_top, self._positions, self.values.size), self.starts
-        )
-        comparisons: list[Comparison | None] = []
-        for i, shape in enumerate(self.shapes):
-            if not answered[i]:
-                comparisons.append(None)
-                continue
-            at = int(first[i])
-            local = at - int(self.starts[i])
-            worst = tuple(int(k) for k in np.unravel_index(local, shape)) if shape else ()
-            comparisons.append(
-                Comparison(
-                    within=int(counts[i]),
-                    entries=int(self.sizes[i]),
-                    max_abs_error=_finite(float(max_abs[i])),
-                    max_relative_error=(
-                        _finite(float(max_relative[i])) if self._any_nonzero[i] else None
-                    ),
-                    worst_index=worst,
-                    expected=float(self.values[at]),
-                    submitted=float(flat[at]),
-                )
-            )
-        return comparisons

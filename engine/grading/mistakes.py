@@ -23,10 +23,12 @@ Mistake ids, in the order in which ties between equally good explanations are br
     mse_reduction                        MSE averaged instead of summed, or the other way round
     mean_scale_forgotten                 the 1/N of a mean reduction left out of the gradient
     weight_gradient_transposed           delta^T a instead of a^T delta
+    weight_gradient_own_activations      (a^l)^T delta^l instead of (a^(l-1))^T delta^l
     bias_gradient_not_summed             dL/db = delta, one row per sample
     bias_gradient_averaged               dL/db = mean of delta over the samples
     update_sign                          W + eta dL/dW instead of W - eta dL/dW
     learning_rate_omitted                W - dL/dW instead of W - eta dL/dW
+    layers_reversed                      the layers written output first
 """
 
 from __future__ import annotations
@@ -41,7 +43,7 @@ from engine.activations import Activation, follows_kink_convention
 from engine.conventions import Reduction, WeightLayout
 from engine.errors import EngineError
 from engine.formulas import Term
-from engine.grading.items import ItemKey, answer_arrays
+from engine.grading.items import LAYER_QUANTITIES, ItemKey, answer_arrays
 from engine.losses import MSE, Loss, OutputUnit
 from engine.network import DenseLayer, Network
 from engine.problem import BackpropProblem
@@ -371,6 +373,43 @@ def _weight_gradient_transposed(problem: BackpropProblem, reference: Answers) ->
     )
 
 
+def _weight_gradient_own_activations(problem: BackpropProblem, reference: Answers) -> Found:
+    """dL/dW^l = (a^l)^T delta^l: the layer's own activations where its inputs belong. Its shape
+    is (n_l, n_l), W^l's only for a square layer (then the update follows from it too)."""
+    answers: dict[ItemKey, FloatArray] = {}
+    layout = problem.network.layout
+    for i, layer in enumerate(problem.network.layers):
+        grad = layout.gradient(
+            reference[ItemKey("activations", i)], reference[ItemKey("deltas", i)]
+        )
+        answers[ItemKey("weight_gradients", i)] = grad
+        if grad.shape == layer.weights.shape:
+            answers[ItemKey("updated_weights", i)] = layer.weights + _step(problem) * grad
+    yield from _one(
+        "weight_gradient_own_activations",
+        "the weight gradient takes the layer's own activations a^l where it takes those coming "
+        "into it, a^(l-1) (x for the first layer): dL/dw^l_jk = a^(l-1)_j delta^l_k",
+        answers,
+    )
+
+
+def _layers_reversed(problem: BackpropProblem, reference: Answers) -> Found:
+    """layers[i] of the answer holds layer L - i's quantities: written output first."""
+    last = len(problem.network.layers) - 1
+    if last == 0:
+        return
+    yield from _one(
+        "layers_reversed",
+        "the layers are written output first: layers[0] of the answer is the first layer above "
+        "the inputs (layers[i] answers layer i + 1, the output layer comes last)",
+        {
+            ItemKey(quantity, i): reference[ItemKey(quantity, last - i)]
+            for i in range(last + 1)
+            for quantity in LAYER_QUANTITIES
+        },
+    )
+
+
 def _bias_gradient_not_summed(problem: BackpropProblem, reference: Answers) -> Found:
     if problem.n_samples == 1:
         return
@@ -448,10 +487,12 @@ _GENERATORS: tuple[Callable[[BackpropProblem, Answers], Found], ...] = (
     _mse_form,
     _mean_scale_forgotten,
     _weight_gradient_transposed,
+    _weight_gradient_own_activations,
     _bias_gradient_not_summed,
     _bias_gradient_averaged,
     _update_sign,
     _learning_rate_omitted,
+    _layers_reversed,
 )
 
 MISTAKE_IDS: tuple[str, ...] = (
@@ -466,8 +507,10 @@ MISTAKE_IDS: tuple[str, ...] = (
     "mse_reduction",
     "mean_scale_forgotten",
     "weight_gradient_transposed",
+    "weight_gradient_own_activations",
     "bias_gradient_not_summed",
     "bias_gradient_averaged",
     "update_sign",
     "learning_rate_omitted",
+    "layers_reversed",
 )
