@@ -15,6 +15,7 @@ not JSON at all makes a report that says it could not be read.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import lru_cache
 from typing import Annotated, Any, NoReturn, Self
 
 import numpy as np
@@ -212,7 +213,7 @@ def unreadable_report(grader: Grader, options: GradingOptions, reason: str) -> d
 
 
 def _graded_item(grader: Grader, grade: ItemGrade, *, show_expected: bool) -> GradedItem:
-    formula = written(grade.formula) if grade.formula is not None and show_expected else None
+    formula = _written(grade.formula) if grade.formula is not None and show_expected else None
     details: dict[str, Any] = {"id": grade.key.id, "expected_shape": list(grade.expected_shape)}
     if grade.submitted_shape is not None:
         details["submitted_shape"] = list(grade.submitted_shape)
@@ -220,7 +221,7 @@ def _graded_item(grader: Grader, grade: ItemGrade, *, show_expected: bool) -> Gr
     if c is not None:
         details["entries"] = c.entries
         details["entries_within_tolerance"] = c.within
-        details["wrong_entries"] = [list(i) for i in _wrong(c)][:MAX_PROBLEMS]
+        details["wrong_entries"] = [list(i) for i in _wrong(c)]
         if c.wrong_way:
             details["wrong_way"] = c.wrong_way
         if show_expected:
@@ -258,9 +259,15 @@ def _graded_item(grader: Grader, grade: ItemGrade, *, show_expected: bool) -> Gr
     return GradedItem(grade.key.name, grade.status, grade.score, grade.max_score, feedback, details)
 
 
+_written = lru_cache(maxsize=4096)(written)
+"""A worked formula rendered once per problem, not once per student (it is the same)."""
+
+
 def _wrong(comparison: Comparison) -> list[tuple[int, ...]]:
-    """The entries not accepted, in order."""
-    return [tuple(int(i) for i in at) for at in np.argwhere(~comparison.accepted)]
+    """The first MAX_PROBLEMS entries not accepted, in order."""
+    if comparison.passed:
+        return []
+    return [tuple(at) for at in np.argwhere(~comparison.accepted)[:MAX_PROBLEMS].tolist()]
 
 
 # Feedback, in words a student understands -------------------------------------------------------

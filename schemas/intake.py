@@ -32,6 +32,7 @@ from engine.types import FloatArray
 from schemas.arrays import decode_base64
 
 MAX_QUOTED = 40
+_LARGEST = float(np.finfo(np.float64).max)
 """The longest piece of a student's key or text quoted back in a warning."""
 
 NETWORK_KEYS = ("loss", "outputs", "layers")
@@ -88,7 +89,7 @@ def parse_json(text: bytes | str) -> Any:
     except orjson.JSONDecodeError:
         pass
     try:
-        return json.loads(data.decode("utf-8"))
+        return json.loads(data.decode("utf-8"), parse_int=_integer)
     except UnicodeDecodeError as error:
         raise ValueError(f"it is not text (UTF-8): {error.reason}") from None
     except json.JSONDecodeError as error:
@@ -142,6 +143,11 @@ def _read_item(intake: Intake, key: ItemKey, value: Any) -> None:
         intake.answers[key] = np.full((), np.nan)
         return
     entries = list(_flat(value, len(shape)))
+    if all(type(v) is float for v in entries):  # as nearly every answer is written
+        numbers = np.array(entries, dtype=np.float64)
+        if np.isfinite(numbers).all():
+            intake.answers[key] = numbers.reshape(shape)
+            return
     numbers = np.array([v if _is_number(v) else math.nan for v in entries], dtype=np.float64)
     bad = [i for i, v in enumerate(entries) if not _is_number(v)]
     if bad:
@@ -177,22 +183,33 @@ def _flat(value: Any, ndim: int) -> Iterator[Any]:
             yield from row
 
 
+def _integer(text: str) -> int | float:
+    """A JSON integer; one longer than Python reads as text (4,300 digits) is out of float64's
+    range anyway, read as the infinity it rounds to."""
+    return int(text) if len(text) <= 400 else float(text)
+
+
 def _is_number(value: Any) -> bool:
-    return type(value) in (int, float) and math.isfinite(value)
+    """A finite JSON number that float64 holds (an integer of 400 digits does not)."""
+    if type(value) is int:
+        return abs(value) <= _LARGEST
+    return type(value) is float and math.isfinite(value)
+
+
+_KINDS = {type(None): "null", dict: "an object", list: "a list", True: "true", False: "false"}
 
 
 def _kind(value: Any) -> str:
-    if value is None:
-        return "null"
+    """What a JSON value is, in words, for a note saying it is not a number."""
     if isinstance(value, bool):
-        return "true" if value else "false"
+        return _KINDS[value]
     if isinstance(value, str):
         return f'the text "{excerpt(value)}"'
+    if type(value) in _KINDS:
+        return _KINDS[type(value)]
     if isinstance(value, float) and not math.isfinite(value):
         return str(value)
-    if isinstance(value, dict):
-        return "an object"
-    return "a list" if isinstance(value, list) else "a number"
+    return "a number too large for float64" if abs(value) > _LARGEST else "a number"
 
 
 def _unknown(where: str, key: str, known: tuple[str, ...]) -> str:

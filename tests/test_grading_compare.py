@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from engine.grading.compare import Expected, Tolerance, Written
 
@@ -36,6 +40,20 @@ def test_the_digits_written_are_read_from_the_shortest_form(
     written = Written.of(np.array([value]))
     assert written.digits[0] == digits
     assert written.half_unit[0] == pytest.approx(half_unit, rel=1e-9)
+
+
+@given(st.floats(allow_nan=False, allow_infinity=False))
+def test_the_digits_written_agree_with_pythons_decimal_reading(value: float) -> None:
+    """The oracle: Decimal's (digits, exponent) of the shortest repr, a whole number's ".0"
+    dropped; 0 has no readable precision."""
+    written = Written.of(np.array([value]))
+    if value == 0.0:
+        assert (written.digits[0], written.half_unit[0]) == (0, 0.0)
+        return
+    _, digits, exponent = Decimal(repr(value).removesuffix(".0")).as_tuple()
+    assert isinstance(exponent, int)
+    assert written.digits[0] == len(digits)
+    assert written.half_unit[0] == 0.5 * 10.0**exponent
 
 
 def test_an_update_is_judged_as_its_step_not_against_the_new_weight() -> None:

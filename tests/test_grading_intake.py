@@ -8,13 +8,16 @@ and the report says what was ignored and why.
 from __future__ import annotations
 
 import copy
+import math
 from typing import Any
 
 import httpx
 import orjson
 import pytest
 
+from engine.grading import ItemKey
 from schemas import SPEC_EXAMPLE
+from schemas.intake import parse_json, read_answer
 from tests.grading_oracle import Student, solve
 
 pytestmark = pytest.mark.anyio
@@ -95,6 +98,33 @@ async def test_text_where_a_number_belongs_fails_its_item_only(client: httpx.Asy
     assert loss["status"] == "failed"
     assert 'the text "0.4322 (see working)"' in loss["feedback"]
     assert report["score"] == 15
+
+
+@pytest.mark.parametrize("written", ["1" + "0" * 400, "1e400"])
+async def test_a_number_too_large_for_float64_fails_its_item_only(
+    client: httpx.AsyncClient, written: str
+) -> None:
+    """An integer of 401 digits was a 500 (OverflowError); now the item fails and says why."""
+    answer = copy.deepcopy(CORRECT)
+    answer["loss"] = 0.0
+    body = orjson.dumps({"problem": SPEC_EXAMPLE, "submission": answer})
+    body = body.replace(b'"loss":0.0', b'"loss":' + written.encode())
+    response = await client.post(
+        "/v1/grade", content=body, headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 200, response.text
+    loss = by_id(response.json())["loss"]
+    assert loss["status"] == "failed"
+    assert "not a number" in loss["feedback"] or "too large" in loss["feedback"]
+    assert response.json()["score"] == 15
+
+
+def test_a_file_with_an_integer_past_pythons_text_limit_is_read() -> None:
+    """5,000 digits: more than Python converts from text (ValueError, "use
+    sys.set_int_max_str_digits()"); read as the infinity it is to float64."""
+    answer = parse_json(b'{"loss": -' + b"9" * 5000 + b"}")
+    assert answer == {"loss": -math.inf}
+    assert read_answer(answer, 2).notes[ItemKey("loss")].startswith("loss is -inf, not a number")
 
 
 async def test_an_extra_layer_is_reported_and_the_rest_graded(client: httpx.AsyncClient) -> None:

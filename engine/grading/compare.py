@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from decimal import Decimal
+from functools import cached_property, lru_cache
 
 import numpy as np
 from numpy.typing import NDArray
@@ -66,13 +66,13 @@ class Written:
 
     @classmethod
     def of(cls, values: FloatArray) -> Written:
-        digits = np.zeros(values.shape, dtype=np.int64)
-        half_unit = np.zeros(values.shape)
-        for index, value in np.ndenumerate(values):
-            digits[index], half_unit[index] = _written(float(value))
+        read = [_written(value) for value in np.ravel(values).tolist()]
+        digits = np.array([d for d, _ in read], dtype=np.int64).reshape(values.shape)
+        half_unit = np.array([h for _, h in read], dtype=np.float64).reshape(values.shape)
         return cls(digits, half_unit)
 
 
+@lru_cache(maxsize=65536)
 def _written(value: float) -> tuple[int, float]:
     """(significant digits, half a unit in the last one) of a number's shortest decimal form.
 
@@ -82,8 +82,10 @@ def _written(value: float) -> tuple[int, float]:
     if value == 0.0 or not math.isfinite(value):
         return 0, 0.0
     text = repr(value).removesuffix(".0")
-    _, digits, exponent = Decimal(text).as_tuple()
-    assert isinstance(exponent, int)
+    mantissa, _, power = text.partition("e")
+    whole, _, fraction = mantissa.lstrip("-").partition(".")
+    digits = (whole + fraction).lstrip("0")
+    exponent = (int(power) if power else 0) - len(fraction)
     return len(digits), 0.5 * 10.0**exponent
 
 
@@ -175,51 +177,88 @@ class Expected:
         to 4 figures, arrives as -1.0, so equal to the value rounded to ``carry`` figures is
         accepted too); and never when its step goes the wrong way.
         """
-        accepted = self.within(submitted)
-        wrong_way = None
-        if self.base is not None or (significant_figures is not None and not accepted.all()):
-            written = Written.of(submitted)
-            if significant_figures is not None:
-                accepted |= self.rounds_to(submitted, written) & (
-                    written.digits >= significant_figures
-                )
-                accepted |= _equal(submitted, _rounded(self.values, significant_figures))
-            if self.base is not None:
-                shows_step = written.half_unit <= 0.5 * np.abs(self.values - self.base)
-                accepted |= self.consistent(submitted, written) & shows_step
-                accepted |= self.rounds_to(submitted, written) & (written.digits >= carry)
-                accepted |= _equal(submitted, _rounded(self.values, carry))  # -1.000 is -1.0
-                turned = self._wrong_way(submitted, written)
-                accepted &= ~turned
-                wrong_way = int(np.count_nonzero(turned))
         with np.errstate(invalid="ignore", over="ignore"):
             error = np.abs(submitted - self.values)
-            excess = np.where(np.isnan(error), np.inf, error / np.maximum(self.bound, _TINY))
+            flat = np.ravel(error <= self.bound)  # NaN is never within
+            wrong_way = None if self.base is None else 0
+            if self.base is not None or significant_figures is not None:
+                # Only entries outside the tolerance, and an update's entries whose step has
+                # the other sign, need a second look at the digits written.
+                look = ~flat
+                if self.base is not None:
+                    look |= np.ravel((submitted - self.base) * (self.values - self.base) < 0)
+                if look.any():
+                    second, turned = self._second_look(
+                        np.ravel(submitted)[look],
+                        look,
+                        flat[look],
+                        significant_figures=significant_figures,
+                        carry=carry,
+                    )
+                    flat[look] = second
+                    wrong_way = None if self.base is None else int(np.count_nonzero(turned))
+            excess = error / self._divisor
+        largest = float(error.max())
+        if not math.isfinite(largest):  # a NaN entry is the worst; the largest error is finite
+            excess = np.where(np.isnan(error), np.inf, excess)
+            finite = error[np.isfinite(error)]
+            largest = float(finite.max()) if finite.size else _LARGEST
         at = np.unravel_index(int(np.argmax(excess)), self.values.shape)
-        worst = tuple(int(i) for i in at)
-        finite_error = error[np.isfinite(error)]
         return Comparison(
-            accepted=accepted,
-            max_abs_error=_finite(float(finite_error.max())) if finite_error.size else _LARGEST,
-            worst_index=worst,
+            accepted=flat.reshape(self.values.shape),
+            max_abs_error=_finite(largest),
+            worst_index=tuple(int(i) for i in at),
             expected=float(self.values[at]),
             submitted=float(submitted[at]),
             wrong_way=wrong_way,
         )
 
-    def _wrong_way(self, submitted: FloatArray, written: Written) -> BoolArray:
-        """Update entries whose step has the other sign than the expected step, both steps
-        being larger than the rounding of what was written (so that its direction shows)."""
-        assert self.base is not None
-        step, expected_step = submitted - self.base, self.values - self.base
-        shows = (np.abs(step) > written.half_unit) & (np.abs(expected_step) > written.half_unit)
-        turned: BoolArray = shows & (np.sign(step) * np.sign(expected_step) < 0)
-        return turned
+    @cached_property
+    def _divisor(self) -> FloatArray:
+        """The bound, never 0: excess = error / divisor ranks the entries by how far out."""
+        return np.maximum(self.bound, _TINY)
 
+    def _second_look(
+        self,
+        submitted: FloatArray,
+        look: BoolArray,
+        within: BoolArray,
+        *,
+        significant_figures: int | None,
+        carry: int,
+    ) -> tuple[BoolArray, BoolArray]:
+        """The entries ``look`` picks out of the flat array, looked at again with the digits
+        written (compare says which are accepted; ``within``: each already within tolerance);
+        and those of an update whose step goes the wrong way: of the other sign than the
+        expected step, both larger than the rounding of what was written."""
+        values, bound = np.ravel(self.values)[look], np.ravel(self.bound)[look]
+        written = Written.of(submitted)
+        error = np.abs(submitted - values)
+        rounds_to = (error <= written.half_unit * (1 + 1e-9)) & (written.digits > 0)
+        accepted = within.copy()
+        if significant_figures is not None:
+            accepted |= rounds_to & (written.digits >= significant_figures)
+            accepted |= _equal(submitted, self._rounded(significant_figures)[look])
+        turned = np.zeros(submitted.shape, dtype=bool)
+        if self.base is not None:
+            base = np.ravel(self.base)[look]
+            expected_step, step = values - base, submitted - base
+            shows_step = written.half_unit <= 0.5 * np.abs(expected_step)
+            accepted |= (error <= bound + written.half_unit) & shows_step
+            accepted |= rounds_to & (written.digits >= carry)
+            accepted |= _equal(submitted, self._rounded(carry)[look])  # -1.000 arrives as -1.0
+            shows = (np.abs(step) > written.half_unit) & (np.abs(expected_step) > written.half_unit)
+            turned = shows & (np.sign(step) * np.sign(expected_step) < 0)
+            accepted &= ~turned
+        return accepted, turned
 
-def _rounded(values: FloatArray, figures: int) -> FloatArray:
-    """Each value rounded to so many significant figures (as a student rounds it)."""
-    return np.array([float(f"{v:.{figures}g}") for v in values.flat]).reshape(values.shape)
+    def _rounded(self, figures: int) -> FloatArray:
+        """Each expected value rounded to so many significant figures (as a student rounds
+        it), flat; worked out once per number of figures."""
+        cache: dict[int, FloatArray] = self.__dict__.setdefault("_rounded_to", {})
+        if figures not in cache:
+            cache[figures] = np.array([float(f"{v:.{figures}g}") for v in self.values.flat])
+        return cache[figures]
 
 
 def _equal(a: FloatArray, b: FloatArray) -> BoolArray:

@@ -206,33 +206,48 @@ class Grader:
 
     def _check(self, key: ItemKey, submitted: FloatArray | None, note: str | None) -> ItemGrade:
         expected = self.reference[key]
-        grade = ItemGrade(
-            key, "missing", 0.0, self.points.of(key), expected.shape, None, None, note=note
-        )
+        points = self.points.of(key)
         if submitted is None:
-            return grade
+            return ItemGrade(key, "missing", 0.0, points, expected.shape, None, None, note=note)
         aligned = align(expected, submitted)
         if aligned is None:
-            return replace(grade, status="failed", submitted_shape=submitted.shape)
+            return ItemGrade(
+                key, "failed", 0.0, points, expected.shape, submitted.shape, None, note=note
+            )
         comparison = self._expected[key].compare(
             aligned, significant_figures=self.significant_figures, carry=self._carry
         )
-        status: Status = "passed" if comparison.passed else "failed"
-        return replace(grade, status=status, submitted_shape=submitted.shape, comparison=comparison)
+        if comparison.passed:
+            return ItemGrade(
+                key,
+                "passed",
+                points,
+                points,
+                expected.shape,
+                submitted.shape,
+                comparison,
+                note=note,
+            )
+        return ItemGrade(
+            key, "failed", 0.0, points, expected.shape, submitted.shape, comparison, note=note
+        )
 
     def _finished(self, grade: ItemGrade) -> ItemGrade:
-        """The score, and the worked formula of a failure's worst entry."""
+        """The score, and the worked formula of a failure's worst entry (a passed item has
+        full marks and a missing one none already)."""
         comparison = grade.comparison
-        if grade.status == "passed":
-            return replace(grade, score=grade.max_score)
+        if grade.status != "failed":
+            return grade
         score = 0.0
-        if grade.status == "failed" and self.partial_credit and comparison is not None:
+        if self.partial_credit and comparison is not None:
             # an update rule that goes the wrong way earns nothing, even where a step of 0
             # happens to be right
             score = 0.0 if comparison.wrong_way else grade.max_score * comparison.fraction
         formula = None
-        if grade.status == "failed" and comparison is not None and self.worked_formulas:
+        if comparison is not None and self.worked_formulas:
             formula = self._formula(grade.key, comparison.worst_index)
+        if score == 0.0 and formula is None:
+            return grade
         return replace(grade, score=score, formula=formula)
 
     # Follow-through -------------------------------------------------------------------------------
@@ -251,7 +266,13 @@ class Grader:
         )
         if not comparison.passed:
             return None
-        return replace(grade, status="passed", comparison=comparison, follow_through=source)
+        return replace(
+            grade,
+            status="passed",
+            score=grade.max_score,
+            comparison=comparison,
+            follow_through=source,
+        )
 
     def _follow_through_values(
         self, key: ItemKey, submission: Submission
