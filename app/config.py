@@ -39,6 +39,11 @@ class Settings(BaseSettings):
     max_body_bytes: PositiveInt = Field(
         default=32 * 1024 * 1024, description="bytes in a request body"
     )
+    max_batch_body_bytes: PositiveInt = Field(
+        default=48 * 1024 * 1024,
+        description="bytes in a /v1/grade/batch body (5,000 answers to a 4-8-8-3 problem, "
+        "written to the last digit, take 34 MiB)",
+    )
     max_body_values: PositiveInt = Field(
         default=4_000_000,
         description="values in a request body (counted by its commas before it is parsed)",

@@ -61,9 +61,8 @@ class Busy(HTTPException):
 
 
 class BodyTooLarge(HTTPException):
-    def __init__(self, max_bytes: int) -> None:
-        super().__init__(413, f"the body is larger than the limit max_body_bytes = "
-                         f"{max_bytes:,} bytes")  # fmt: skip
+    def __init__(self, max_bytes: int, limit: str = "max_body_bytes") -> None:
+        super().__init__(413, f"the body is larger than the limit {limit} = {max_bytes:,} bytes")
 
 
 class TooManyValues(HTTPException):

@@ -22,7 +22,7 @@ from app import services
 from app.config import Settings, get_settings
 from app.dependencies import make_pipeline
 from app.errors import install_error_handler
-from app.middleware import AdmissionMiddleware, BodyLimitMiddleware
+from app.middleware import AdmissionMiddleware, BodyLimit, BodyLimitMiddleware
 from app.openapi import COMMON_ERRORS, install_openapi
 from app.routes import catalog, derivatives, docs, grading, health, network, playground
 from engine import calculus
@@ -88,7 +88,14 @@ def create_app(
     app.add_middleware(
         BodyLimitMiddleware,
         max_body_bytes=settings.max_body_bytes,
-        smaller={derivatives.router.prefix: derivatives.MAX_BODY_BYTES},
+        by_prefix={
+            grading.router.prefix + grading.BATCH: BodyLimit(
+                settings.max_batch_body_bytes, "max_batch_body_bytes"
+            ),
+            derivatives.router.prefix: BodyLimit(
+                derivatives.MAX_BODY_BYTES, f"of {derivatives.router.prefix}"
+            ),
+        },
     )
     app.add_middleware(
         AdmissionMiddleware,

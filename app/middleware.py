@@ -9,9 +9,10 @@ and any middleware a deployer adds goes in the same stack.
 AdmissionMiddleware   past max_in_flight requests in one worker, answer 503 with Retry-After
                       at once instead of queueing without end (health probes are always
                       admitted).
-BodyLimitMiddleware   a body over max_body_bytes is refused: at once when its Content-Length
-                      says so (without reading a byte of it), as soon as it passes the limit
-                      when streamed (the route reading it gets BodyTooLarge, a 413).
+BodyLimitMiddleware   a body over max_body_bytes (or its path's own limit) is refused: at once
+                      when its Content-Length says so (without reading a byte of it), as soon
+                      as it passes the limit when streamed (the route reading it gets
+                      BodyTooLarge, a 413).
 
 How long a request may take to arrive is bounded by the HTTP protocol itself (app/server.py).
 """
@@ -19,6 +20,7 @@ How long a request may take to arrive is bounded by the HTTP protocol itself (ap
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -51,32 +53,45 @@ class AdmissionMiddleware:
             self.in_flight -= 1
 
 
+@dataclass(frozen=True)
+class BodyLimit:
+    """A limit on a body's bytes, and its name for the 413's message."""
+
+    max_bytes: int
+    name: str
+
+
 class BodyLimitMiddleware:
-    """Bodies of at most ``max_body_bytes``; ``smaller`` limits for paths under a prefix."""
+    """Bodies of at most ``max_body_bytes``; ``by_prefix``: other limits for paths under a
+    prefix (the first prefix that matches)."""
 
     def __init__(
-        self, app: ASGIApp, *, max_body_bytes: int, smaller: Mapping[str, int] | None = None
+        self,
+        app: ASGIApp,
+        *,
+        max_body_bytes: int,
+        by_prefix: Mapping[str, BodyLimit] | None = None,
     ) -> None:
         self.app = app
-        self.max_body_bytes = max_body_bytes
-        self.smaller = dict(smaller or {})
+        self.default = BodyLimit(max_body_bytes, "max_body_bytes")
+        self.by_prefix = dict(by_prefix or {})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         path: str = scope["path"]
-        max_bytes = next(
-            (limit for prefix, limit in self.smaller.items() if path.startswith(prefix)),
-            self.max_body_bytes,
+        limit = next(
+            (limit for prefix, limit in self.by_prefix.items() if path.startswith(prefix)),
+            self.default,
         )
         length = _content_length(scope)
-        if length is not None and length > max_bytes:
+        if length is not None and length > limit.max_bytes:
             # the server drops the body that is not read (app/server.py)
-            await refuse(BodyTooLarge(max_bytes), scope, receive, send)
+            await refuse(BodyTooLarge(limit.max_bytes, limit.name), scope, receive, send)
             return
         if length is None:  # streamed: counted as it comes (a stated length is the parser's)
-            receive = _limited(receive, max_bytes)
+            receive = _limited(receive, limit)
         await self.app(scope, receive, send)
 
 
@@ -91,8 +106,8 @@ def _content_length(scope: Scope) -> int | None:
     return length
 
 
-def _limited(receive: Receive, max_bytes: int) -> Receive:
-    """``receive``, raising BodyTooLarge once the body passes max_bytes."""
+def _limited(receive: Receive, limit: BodyLimit) -> Receive:
+    """``receive``, raising BodyTooLarge once the body passes the limit."""
     received = 0
 
     async def limited_receive() -> Message:
@@ -100,8 +115,8 @@ def _limited(receive: Receive, max_bytes: int) -> Receive:
         message = await receive()
         if message["type"] == "http.request":
             received += len(message.get("body", b""))
-            if received > max_bytes:
-                raise BodyTooLarge(max_bytes)
+            if received > limit.max_bytes:
+                raise BodyTooLarge(limit.max_bytes, limit.name)
         return message
 
     return limited_receive

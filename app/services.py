@@ -130,7 +130,8 @@ def grade_batch(req: BatchGradeRequest) -> Payload:
     unreadable = 0
     for handin in req.submissions:
         graded = grading.grade(handin.submission)
-        results.append({"id": handin.id, "report": graded.report})
+        # kept as JSON bytes: a class's reports as Python objects were 5x their size
+        results.append({"id": handin.id, "report": orjson.Fragment(dumps(graded.report))})
         if graded.grades is None:
             unreadable += 1
             scores.append(0.0)

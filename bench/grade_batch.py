@@ -1,4 +1,5 @@
-"""Grading a class: 500 answers to one problem, one by one against one batch, side by side.
+"""Grading a class: 500 answers to one problem, one by one against one batch, side by side;
+and a class of 5,000 answers written to the last digit against the 500 (``make bench`` only).
 
     .venv/bin/python -m bench.grade_batch [--submissions 500] [--url http://127.0.0.1:8000]
 
@@ -21,8 +22,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
+import orjson
 
-from bench.servers import Server
+from bench.servers import Server, status_kib
 from bench.table import Row
 
 PROBLEM = {"seed": 2024, "layer_sizes": [4, 8, 8, 3], "batch_size": 2, "decimals": 1}
@@ -106,11 +108,14 @@ async def measure(url: str | None, count: int) -> Timing:
 
 
 def rows(server: Server, *, quick: bool) -> list[Row]:
-    """The ratio as a row of `make bench`'s table, measured on its running service."""
+    """The ratios as rows of `make bench`'s table, measured on its running service: the batch
+    against one call per answer, and a class of 5,000 against the 500 (per answer)."""
     count = 100 if quick else 500
     timing = asyncio.run(measure(f"http://127.0.0.1:{server.port}", count))
     if not timing.same_scores:
         raise SystemExit("grade_batch: the batch and the separate calls scored differently")
+    per_answer = timing.batch_seconds / count
+    large = class_of(server, CLASS_SIZE)
     return [
         Row(
             f"grade/batch: {count} answers to a 4-8-8-3 problem, total",
@@ -119,8 +124,53 @@ def rows(server: Server, *, quick: bool) -> list[Row]:
             timing.batch_seconds / timing.single_seconds,
             "far less (<= 0.2x)",
             timing.batch_seconds <= 0.2 * timing.single_seconds,
-        )
+        ),
+        Row(
+            f"grade/batch: a class of {CLASS_SIZE:,} ({large.body_mib:.0f} MiB in, "
+            f"{large.answer_mib:.0f} MiB out, +{large.peak_mib:.0f} MiB peak RSS), per answer",
+            f"{large.seconds / CLASS_SIZE * 1e3:.2f} ms",
+            f"{count} answers: {per_answer * 1e3:.2f} ms",
+            large.seconds / CLASS_SIZE / per_answer,
+            "accepted; as cheap (<= 1.25x)",
+            large.seconds / CLASS_SIZE <= 1.25 * per_answer,
+        ),
     ]
+
+
+CLASS_SIZE = 5000
+
+
+@dataclass(frozen=True)
+class ClassTiming:
+    seconds: float
+    body_mib: float
+    answer_mib: float
+    peak_mib: float
+
+
+def class_of(server: Server, count: int) -> ClassTiming:
+    """A class of ``count`` answers written to the last digit (as a script would write them),
+    graded in one /v1/grade/batch; its wall time, and the server's peak RSS above its RSS
+    before (a lower bound when an earlier request had set a higher peak)."""
+    url = f"http://127.0.0.1:{server.port}"
+    with httpx.Client(base_url=url, timeout=600) as client:
+        generated = client.post("/v1/problems", json={**PROBLEM, "solution": True})
+        generated.raise_for_status()
+        problem, solution = generated.json()["problem"], generated.json()["solution"]
+        handins = [
+            {"id": f"s{i:04d}", "submission": a} for i, a in enumerate(answers(solution, count))
+        ]
+        body = orjson.dumps({"problem": problem, "submissions": handins})
+        before = status_kib(server.pid, "VmRSS")
+        start = time.perf_counter()
+        response = client.post(
+            "/v1/grade/batch", content=body, headers={"content-type": "application/json"}
+        )
+        seconds = time.perf_counter() - start
+    if response.status_code != 200 or response.json()["class_summary"]["submissions"] != count:
+        raise SystemExit(f"grade_batch: a class of {count} was not graded: {response.text[:300]}")
+    peak = (status_kib(server.pid, "VmHWM") - before) / 1024
+    return ClassTiming(seconds, len(body) / 2**20, len(response.content) / 2**20, peak)
 
 
 def report(timing: Timing) -> None:

@@ -15,7 +15,9 @@ import pytest
 from app import services
 from app.config import Settings
 from schemas import SPEC_EXAMPLE, ErrorResponse
+from schemas.problems import ProblemRequest
 from tests.conftest import app_client
+from tests.grading_oracle import Student, solve
 
 pytestmark = pytest.mark.anyio
 
@@ -113,7 +115,8 @@ async def test_limits_endpoint_tells_the_limits_in_force() -> None:
         limits = {item["name"]: item for item in (await client.get("/v1/limits")).json()["limits"]}
     assert limits["max_width"]["value"] == 123
     assert limits["max_width"]["setting"] == "BACKPROP_MAX_WIDTH"
-    expected = {"max_head_bytes", "max_body_bytes", "max_body_values", "max_layers",
+    expected = {"max_head_bytes", "max_body_bytes", "max_batch_body_bytes", "max_body_values",
+                "max_layers",
                 "max_width", "max_batch", "max_parameters", "max_activation_elements",
                 "max_work", "max_answer_values", "max_in_flight", "max_connections",
                 "head_timeout_seconds", "body_timeout_seconds", "write_timeout_seconds",
@@ -214,3 +217,36 @@ async def test_a_derivatives_body_has_a_smaller_limit(client: httpx.AsyncClient)
     response = await client.post("/v1/backprop", content=body,
                                  headers={"content-type": "application/json"})  # fmt: skip
     assert response.status_code == 200, "the network endpoints keep the large limit"
+
+
+async def test_a_class_batch_has_its_own_body_limit() -> None:
+    """/v1/grade/batch is judged by max_batch_body_bytes, every other path by max_body_bytes."""
+    handin = {"id": "ada", "submission": {"loss": 0.5, "note": "x" * 3000}}
+    body = json.dumps({"problem": SPEC_EXAMPLE, "submissions": [handin]}).encode()
+    size, headers = len(body), {"content-type": "application/json"}
+    settings = Settings(max_body_bytes=size - 1, max_batch_body_bytes=size)
+    async with app_client(settings) as client:
+        batch = await client.post("/v1/grade/batch", content=body, headers=headers)
+        single = await client.post(
+            "/v1/grade", json={"problem": SPEC_EXAMPLE, "submission": handin["submission"]}
+        )
+    assert batch.status_code == 200, batch.text
+    assert single.status_code == 200  # smaller than the batch by its id and list
+    settings = Settings(max_batch_body_bytes=size - 1)
+    async with app_client(settings) as client:
+        over = await client.post("/v1/grade/batch", content=body, headers=headers)
+    assert over.status_code == 413
+    assert over.json()["detail"][0]["msg"] == (
+        f"the body is larger than the limit max_batch_body_bytes = {size - 1:,} bytes"
+    )
+
+
+def test_a_class_of_5000_answers_to_the_last_digit_fits_the_batch_limit() -> None:
+    """The issue's class: 5,000 machine-precision answers to a 4-8-8-3 problem (34 MiB), over
+    max_body_bytes and under max_batch_body_bytes; `make bench` grades it end to end."""
+    problem = services.problems(ProblemRequest(seed=1, layer_sizes=[4, 8, 8, 3]))["problem"]
+    answer = solve(problem, Student())
+    handins = [{"id": f"s{i:04d}", "submission": answer} for i in range(5000)]
+    body = services.dumps({"problem": problem, "submissions": handins})
+    assert Settings().max_body_bytes < len(body) <= Settings().max_batch_body_bytes
+    assert body.count(b",") < Settings().max_body_values

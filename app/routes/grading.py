@@ -16,6 +16,7 @@ from schemas.grading import BatchGradeRequest, BatchResponse, GradeRequest, Repo
 from schemas.problems import ProblemRequest, ProblemResponse
 
 router = APIRouter(prefix="/v1", tags=["grading"])
+BATCH = "/grade/batch"  # its body has its own limit, max_batch_body_bytes
 
 _SPEC_SUBMISSION = {
     "loss": 0.4322,
@@ -55,7 +56,7 @@ async def grade(request: Request, pipeline: PipelineDep) -> Response:
 
 
 @router.post(
-    "/grade/batch",
+    BATCH,
     summary="Grade a whole class's answers to one problem",
     response_model=BatchResponse,
     responses=ERROR_RESPONSES,
