@@ -33,6 +33,7 @@ from starlette.types import Receive, Scope, Send
 from engine import DomainError, EngineError, NonFiniteError
 from schemas import MAX_PROBLEMS, UNION_TAGS
 from schemas.arrays import errors_of_intended_choice
+from schemas.errors import MAX_QUOTED, excerpt
 
 logger = logging.getLogger("backprop_service")
 
@@ -40,9 +41,6 @@ Loc = list[str | int]
 
 CLIENT_CLOSED_REQUEST = 499
 """nginx's status for a request whose client went away: logged, never received."""
-
-_MAX_QUOTED = 40
-"""The longest piece of a client's input an error message may quote."""
 
 _HTTP_TYPES = {
     404: "not_found",
@@ -70,13 +68,15 @@ class TooManyValues(HTTPException):
         super().__init__(413, f"the body holds more than max_body_values = {max_values:,} values")
 
 
-def excerpt(text: str) -> str:
-    """At most _MAX_QUOTED characters of a client's input, to quote in a message."""
-    return text if len(text) <= _MAX_QUOTED else text[: _MAX_QUOTED - 3] + "..."
-
-
 def problem(loc: Loc, msg: str, type_: str) -> dict[str, Any]:
+    """One problem of an error answer; a message is cut at MAX_MESSAGE characters, a last
+    guard should one ever quote more of the input than its excerpt."""
+    if len(msg) > MAX_MESSAGE:
+        msg = msg[: MAX_MESSAGE - 3] + "..."
     return {"loc": loc, "msg": msg, "type": type_}
+
+
+MAX_MESSAGE = 1_000
 
 
 def error_response(status: int, problems: Sequence[dict[str, Any]]) -> JSONResponse:
@@ -167,17 +167,22 @@ def _validation_failed(
 
 def _public(prefix: Loc, error: dict[str, Any]) -> dict[str, Any]:
     """A Pydantic error as clients see it: tags dropped, the place named in the message."""
-    path: Loc = [part for part in error["loc"] if part not in UNION_TAGS]
+    # a key the client made up is part of the place: quoted as an excerpt, like any input
+    path: Loc = [_quoted(part) for part in error["loc"] if part not in UNION_TAGS]
     msg = str(error["msg"]).removeprefix("Value error, ")
     if error["type"] == "union_tag_invalid":  # Pydantic's message quotes the input, at any length
         ctx = error.get("ctx", {})
         given = str(ctx.get("tag", ""))
-        name = f" '{given}'" if len(given) <= _MAX_QUOTED else ""
+        name = f" '{given}'" if len(given) <= MAX_QUOTED else ""
         msg = f"unknown name{name}: expected one of {ctx.get('expected_tags', '')}"
     inside_body = path[1:] if path[:1] == ["body"] else path
     if inside_body:
         msg = f"{_dotted(inside_body)}: {msg}"
     return problem([*prefix, *path], msg, str(error["type"]))
+
+
+def _quoted(part: str | int) -> str | int:
+    return excerpt(part) if isinstance(part, str) else part
 
 
 def _dotted(path: Loc) -> str:

@@ -30,8 +30,9 @@ from pydantic import BaseModel
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
-from app.errors import Busy, TooManyValues, excerpt
+from app.errors import Busy, TooManyValues
 from app.services import Payload, dumps
+from schemas.errors import excerpt
 from schemas.limits import Cost, Limits
 
 T = TypeVar("T")

@@ -70,12 +70,16 @@ ArrayEncoding = Literal["lists", "base64"]
 """How arrays are written: JSON lists of numbers, or Base64Array objects."""
 
 
+MAX_DIMENSION = 2**31 - 1
+"""The largest length of a Base64Array's dimension (the request limits are far smaller)."""
+
+
 class Base64Array(BaseModel):
     """An array as its numbers' bytes: float64, little-endian, row after row, in base64."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    shape: list[Annotated[int, Field(strict=True, ge=1)]] = Field(
+    shape: list[Annotated[int, Field(strict=True, ge=1, le=MAX_DIMENSION)]] = Field(
         min_length=1, max_length=2, description="[n] or [rows, columns]"
     )
     float64: str = Field(

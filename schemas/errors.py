@@ -14,6 +14,13 @@ from __future__ import annotations
 from pydantic import BaseModel, Field
 
 MAX_PROBLEMS = 20
+MAX_QUOTED = 40
+"""Characters of a client's input an error message may quote (excerpt)."""
+
+
+def excerpt(text: str) -> str:
+    """At most MAX_QUOTED characters of a client's input, to quote in a message."""
+    return text if len(text) <= MAX_QUOTED else text[: MAX_QUOTED - 3] + "..."
 
 
 class Problem(BaseModel):

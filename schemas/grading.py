@@ -38,7 +38,7 @@ from engine.grading import (
 from engine.grading.grader import UPDATES
 from engine.grading.items import PER_SAMPLE
 from schemas.arrays import NonNegativeFloat
-from schemas.errors import MAX_PROBLEMS
+from schemas.errors import MAX_PROBLEMS, excerpt
 from schemas.gradebook import GradedItem, ReportFormat, report, unreadable
 from schemas.requests import BackpropRequest
 from schemas.worked import Formula, written
@@ -148,7 +148,7 @@ class GradingOptions(_Strict):
             if item not in ids:
                 _fail(
                     "unknown_item",
-                    f'points.items names "{item}", which is not an item of this problem '
+                    f'points.items names "{excerpt(item)}", which is not an item of this problem '
                     f'(items are "loss", "outputs" and "layers[i].deltas" with i from 0 to '
                     f"{n_layers - 1}, and so on)",
                 )
@@ -183,7 +183,7 @@ class BatchGradeRequest(GradingOptions):
         seen: set[str] = set()
         for i, handin in enumerate(self.submissions):
             if handin.id in seen:
-                _fail("duplicate_id", f'submissions[{i}].id "{handin.id}" appears twice')
+                _fail("duplicate_id", f'submissions[{i}].id "{excerpt(handin.id)}" appears twice')
             seen.add(handin.id)
         return self
 

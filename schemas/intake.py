@@ -30,8 +30,8 @@ import orjson
 from engine.grading import LAYER_QUANTITIES, ItemKey
 from engine.types import FloatArray
 from schemas.arrays import decode_base64
+from schemas.errors import excerpt
 
-MAX_QUOTED = 40
 _LARGEST = float(np.finfo(np.float64).max)
 """The longest piece of a student's key or text quoted back in a warning."""
 
@@ -216,8 +216,3 @@ def _unknown(where: str, key: str, known: tuple[str, ...]) -> str:
     close = difflib.get_close_matches(key.lower(), known, n=1, cutoff=0.6)
     hint = f" (did you mean {close[0]}?)" if close else ""
     return f'{where} has a key "{excerpt(key)}", which is not graded: ignored{hint}'
-
-
-def excerpt(text: str) -> str:
-    """At most MAX_QUOTED characters of a student's text."""
-    return text if len(text) <= MAX_QUOTED else text[: MAX_QUOTED - 3] + "..."
