@@ -31,7 +31,7 @@ from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
 from app.errors import Busy, TooManyValues
-from app.services import Payload, dumps
+from app.services import Payload, dumps, dumps_in_pieces
 from schemas.errors import excerpt
 from schemas.limits import Cost, Limits
 
@@ -133,11 +133,11 @@ class Pipeline:
     def _answer(
         self, model: type[Model], compute: Callable[[Model], Payload], body: bytes
     ) -> bytes:
-        return dumps(compute(model.model_validate_json(body, context=self.context)))
+        return dumps_in_pieces(compute(model.model_validate_json(body, context=self.context)))
 
 
 def _dumped(compute: Callable[[Model], Payload], parsed: Model) -> bytes:
-    return dumps(compute(parsed))
+    return dumps_in_pieces(compute(parsed))
 
 
 def require_json(content_type: str | None) -> None:

@@ -15,11 +15,14 @@ without the web stack. Payloads hold NumPy arrays; ``dumps`` writes them as JSON
 from __future__ import annotations
 
 import math
+import uuid
 from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import orjson
+from numpy.typing import NDArray
 
 import engine
 from engine import calculus
@@ -57,6 +60,65 @@ Payload = dict[str, Any]
 def dumps(payload: Any) -> bytes:
     """JSON bytes of a payload whose arrays are NumPy arrays."""
     return orjson.dumps(payload, option=orjson.OPT_SERIALIZE_NUMPY)
+
+
+PIECE_VALUES = 16_384
+"""Numbers serialized in one call of orjson, which holds the GIL throughout (about 5 ms)."""
+
+
+def dumps_in_pieces(payload: Any) -> bytes:
+    """``dumps``, the same bytes, with every large array written PIECE_VALUES numbers at a
+    time: between two pieces another thread (the event loop's) can take the GIL, so that
+    writing a 60 MB answer in a compute thread does not stall every other client for a second
+    (the pieces are joined at the end: one copy, about 10 ms for 60 MB).
+    """
+    large: list[NDArray[Any]] = []
+    placeholder = f"large array {uuid.uuid4().hex}"
+    skeleton = dumps(_set_aside(payload, large, placeholder))
+    if not large:
+        return skeleton
+    between = skeleton.split(orjson.dumps(placeholder))
+    assert len(between) == len(large) + 1, "a placeholder is written once per large array"
+    pieces = [between[0]]
+    for array, after in zip(large, between[1:], strict=True):
+        pieces += _array_pieces(array)
+        pieces.append(after)
+    return b"".join(pieces)
+
+
+def _set_aside(value: Any, large: list[NDArray[Any]], placeholder: str) -> Any:
+    """The payload with each large array replaced by the placeholder, the arrays in ``large``
+    in the order they are written (orjson keeps a dict's order)."""
+    if isinstance(value, np.ndarray):
+        if value.size <= PIECE_VALUES:
+            return value
+        large.append(value)
+        return placeholder
+    if isinstance(value, dict):
+        return {key: _set_aside(item, large, placeholder) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_set_aside(item, large, placeholder) for item in value]
+    return value
+
+
+def _array_pieces(array: NDArray[Any]) -> list[bytes]:
+    """An array's JSON in pieces of at most PIECE_VALUES numbers: blocks of rows, or each row
+    on its own when one row is larger than a piece; a vector, slice by slice."""
+    if array.size <= PIECE_VALUES:
+        return [dumps(np.ascontiguousarray(array))]
+    if array.ndim > 1 and array[0].size > PIECE_VALUES:
+        parts = [b"".join(_array_pieces(row)) for row in array]
+    else:
+        step = PIECE_VALUES if array.ndim == 1 else PIECE_VALUES // array[0].size
+        parts = [
+            dumps(np.ascontiguousarray(array[i : i + step]))[1:-1]
+            for i in range(0, len(array), step)
+        ]
+    pieces = [b"["]
+    for k, part in enumerate(parts):
+        pieces += [b",", part] if k else [part]
+    pieces.append(b"]")
+    return pieces
 
 
 # The network --------------------------------------------------------------------------------------
