@@ -4,6 +4,8 @@
 #   make lint   ruff, mypy and hadolint only
 #   make fuzz   the property tests with many more random examples (a few minutes)
 #   make soak   concurrent good and bad requests against a real server (SOAK_SECONDS, 60 s)
+#   make hostile  the hardening attacks (slow readers, heavy answers, echoes, floods, heads)
+#               against `backprop-service serve --workers 1`, pass or fail each (about 40 s)
 #   make test-torch  the tests that compare answers with PyTorch autograd (installs torch)
 #   make browser-test  /playground end to end in Debian's Chromium with Playwright (installs
 #               both if missing; screenshots in test-artifacts/playground/)
@@ -21,7 +23,7 @@ BENCH_STAMP   := $(VENV)/.bench-installed
 BROWSER_STAMP := $(VENV)/.browser-installed
 CHROMIUM      ?= /usr/bin/chromium
 
-.PHONY: run test lint pytest fuzz soak test-torch browser-test bench lock clean
+.PHONY: run test lint pytest fuzz soak hostile test-torch browser-test bench lock clean
 
 run: $(RUNTIME_STAMP)
 	$(BIN)/backprop-service serve --port $(PORT)
@@ -45,6 +47,9 @@ SOAK_SECONDS ?= 60
 SOAK_CLIENTS ?= 16
 soak: $(TEST_STAMP)
 	$(BIN)/python scripts/soak.py --clients $(SOAK_CLIENTS) --seconds $(SOAK_SECONDS)
+
+hostile: $(TEST_STAMP)
+	$(BIN)/python scripts/hostile.py
 
 # PyTorch is the oracle of tests/test_torch_oracle.py, never a dependency of the service: it is
 # installed here only, and `make test` skips those tests when it is absent.

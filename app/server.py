@@ -156,9 +156,11 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
 
     def on_headers_complete(self) -> None:
         # the head counted exactly, however its bytes arrived (in one read with the body, say):
-        # request line and "name: value\r\n" lines, less the method and version's few bytes
-        size = len(self.url) + sum(len(n) + len(v) for n, v in self.headers)
-        if size + 4 * len(self.headers) > self.max_head_bytes:
+        # "METHOD url HTTP/1.1\r\n", a "name: value\r\n" line per header, and "\r\n"
+        method, version = self.parser.get_method(), self.parser.get_http_version()
+        line = len(method) + len(self.url) + len(version) + len(" HTTP/ \r\n")
+        size = line + sum(len(n) + len(v) for n, v in self.headers) + 4 * len(self.headers) + 2
+        if size > self.max_head_bytes:
             raise _HeadTooLargeError  # stops the parser before it starts the request
         self._head_bytes = 0
         self._enter("body")

@@ -32,8 +32,11 @@ arrays = hnp.arrays(
     hnp.array_shapes(min_dims=1, max_dims=3, min_side=0, max_side=12),
     elements=st.floats(-1e6, 1e6, width=64),
 )
+scalars = (
+    st.floats(allow_nan=False) | st.text(max_size=5) | st.none() | st.integers(-(2**63), 2**63 - 1)
+)
 payloads = st.recursive(
-    arrays | st.floats(allow_nan=False) | st.text(max_size=5) | st.none() | st.integers(-(2**63), 2**63 - 1),
+    arrays | scalars,
     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=4), inner),
     max_leaves=8,
 )

@@ -190,3 +190,28 @@ def test_past_the_connection_limit_a_busy_one_gets_a_json_503(url: str) -> None:
     head, body = answer.split(b"\r\n\r\n", 1)
     assert b"retry-after: 1" in head.lower()
     assert json.loads(body)["detail"][0]["type"] == "busy"
+
+
+@pytest.mark.parametrize("in_pieces", [False, True], ids=["one read", "in pieces"])
+def test_the_head_limit_is_exact(url: str, in_pieces: bool) -> None:
+    """A head of max_head_bytes (request line, header lines and the blank line, as sent) is
+    read; one byte more is a 431, however its bytes arrive."""
+    head = len(post("/v1/backprop", SPEC_EXAMPLE)) - len(json.dumps(SPEC_EXAMPLE))
+    filler = 64 * 1024 - head - len(b"X-Fill: \r\n")
+
+    def answer_to(extra: int) -> list[int]:
+        fill = b"X-Fill: " + b"a" * (filler + extra) + b"\r\n"
+        request = post("/v1/backprop", SPEC_EXAMPLE, extra_header=fill)
+        sock = connect(url)
+        if in_pieces:
+            for i in range(0, len(request), 1000):
+                sock.sendall(request[i : i + 1000])
+        else:
+            sock.sendall(request)
+        sock.shutdown(socket.SHUT_WR)
+        answer = read_all(sock)
+        sock.close()
+        return statuses(answer)
+
+    assert answer_to(0) == [200]
+    assert answer_to(1) == [431]
