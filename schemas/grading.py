@@ -46,6 +46,12 @@ from schemas.worked import Formula, written
 MAX_SUBMISSIONS = 5000
 """Submissions in one /v1/grade/batch request."""
 
+MAX_GRADING_WORK = 50_000_000
+"""Multiply-adds of the problem's forward pass (samples x weights): grading solves the problem
+under every mistake, so its work is bounded far below max_work (0.2 s here at the limit)."""
+MAX_GRADING_ANSWER_VALUES = 200_000
+"""Numbers in the problem's answer, and so in a complete student answer to it."""
+
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -136,6 +142,15 @@ class GradingOptions(_Strict):
     format: ReportFormat = Field(default="native", description="native, gradescope or prairielearn")
 
     def _check_options(self) -> None:
+        work, values = self.problem.cost()
+        if work > MAX_GRADING_WORK or values > MAX_GRADING_ANSWER_VALUES:
+            _fail(
+                "limit_exceeded",
+                f"the problem is too large to grade: grading solves it once per mistake it "
+                f"looks for, so a problem may take at most {MAX_GRADING_WORK:,} multiply-adds "
+                f"(samples x weights; this one {work:,}) and its answer at most "
+                f"{MAX_GRADING_ANSWER_VALUES:,} numbers (this one {values:,})",
+            )
         n_layers = len(self.problem.network.layers)
         layers = self.points.layers
         if layers is not None and len(layers) != n_layers:
@@ -363,7 +378,7 @@ def _what_is_wrong(
         if key.quantity == "updated_weights"
         else ("steps b' - b" if key.quantity == "updated_biases" else "entries")
     )
-    wrong = _wrong(c)
+    wrong, n_wrong = _wrong(c), c.entries - c.within  # _wrong lists the first few
     allowed = (
         f"rtol {tolerance.rtol:g} of the step, atol {tolerance.atol:g}"
         if steps
@@ -374,17 +389,17 @@ def _what_is_wrong(
             line = f"expected {c.expected:.6g}, the answer has {c.submitted:.6g} ({allowed})"
         else:
             line = (
-                f"{len(wrong)} of {c.entries} {what} outside the tolerance ({allowed}); the "
+                f"{n_wrong} of {c.entries} {what} outside the tolerance ({allowed}); the "
                 f"furthest off is {_entry(key, c.worst_index, layout)}: expected "
                 f"{c.expected:.6g}, the answer has {c.submitted:.6g}"
             )
     else:
         named = ", ".join(_entry(key, index, layout) for index in wrong[:MAX_LISTED])
-        more = f" and {len(wrong) - MAX_LISTED} more" if len(wrong) > MAX_LISTED else ""
+        more = f" and {n_wrong - MAX_LISTED} more" if n_wrong > MAX_LISTED else ""
         line = (
             "wrong"
             if c.entries == 1
-            else f"{len(wrong)} of {c.entries} {what} wrong ({allowed}): {named}{more}"
+            else f"{n_wrong} of {c.entries} {what} wrong ({allowed}): {named}{more}"
         )
     return line
 

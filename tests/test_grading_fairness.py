@@ -242,3 +242,19 @@ def test_show_expected_is_honoured_by_the_diagnosis_too() -> None:
     items = [i for i in report["items"] if i.get("mistakes")]
     assert items
     assert all(i["mistakes"][0]["id"] == "learning_rate_omitted" for i in items)
+
+
+@pytest.mark.parametrize("show_expected", [True, False])
+def test_the_count_of_wrong_entries_is_every_one_not_the_listed_few(show_expected: bool) -> None:
+    """An 8 x 8 weight gradient with every sign flipped: 64 of 64 entries wrong, though the
+    report lists only the first 20 of them (it said "20 of 64")."""
+    the_problem = problem({"seed": 3, "layer_sizes": [4, 8, 8, 3]})
+    answer = solve(the_problem, Student(mistakes={"loss_gradient_sign"}))
+    report = graded(the_problem, answer, show_expected=show_expected)
+    item = next(i for i in report["items"] if i["id"] == "layers[1].weight_gradients")
+    assert item["entries"] == 64
+    assert item["entries_within_tolerance"] == 0
+    assert len(item["wrong_entries"]) == 20
+    assert "64 of 64 entries" in item["feedback"]
+    if not show_expected:
+        assert "and 59 more" in item["feedback"]  # five named, the rest counted

@@ -250,3 +250,18 @@ def test_a_class_of_5000_answers_to_the_last_digit_fits_the_batch_limit() -> Non
     body = services.dumps({"problem": problem, "submissions": handins})
     assert Settings().max_body_bytes < len(body) <= Settings().max_batch_body_bytes
     assert body.count(b",") < Settings().max_body_values
+
+
+async def test_a_problem_too_large_to_grade_is_a_422_naming_the_bound(
+    client: httpx.AsyncClient,
+) -> None:
+    """Grading solves the problem under every mistake it looks for, so its problem is bounded
+    far below the network limits: 500 samples x 1,000 units make an answer of 2 million
+    numbers (samples x (inputs + 3 x units + outputs) + 2 x parameters), fine for /v1/backprop."""
+    problem = wide(500, 1000)
+    response = await client.post("/v1/grade", json={"problem": problem, "submission": {}})
+    assert response.status_code == 422
+    (only,) = response.json()["detail"]
+    assert only["type"] == "limit_exceeded"
+    assert "at most 200,000 numbers (this one 2,004,500)" in only["msg"]
+    assert (await client.post("/v1/backprop", json=problem)).status_code == 200
