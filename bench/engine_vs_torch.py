@@ -82,7 +82,7 @@ def torch_step(problem: dict[str, Any]) -> Callable[[], object]:
             p.grad = None
         loss.backward()
         with torch.no_grad():
-            updated = [p - 0.1 * p.grad for p in (*weights, *biases)]  # type: ignore[operator]
+            updated = [p - 0.1 * p.grad for p in (*weights, *biases)]  # type: ignore[operator, unused-ignore]
         return loss.item(), [z.grad for z in zs], x.grad, updated
 
     return step

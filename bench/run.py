@@ -1,6 +1,6 @@
 """``make bench``: every performance measurement in one run, printed as one table of ratios.
 
-    python -m bench.run [--quick] [--only large,tiny,engine,memory,scaling]
+    python -m bench.run [--quick] [--only large,tiny,engine,memory,scaling,grade_batch,client]
 
 Writes the table and the raw figures to bench/results/ (table.txt, results.json) and the
 scaling plot to docs/scaling.png. Every compared pair is measured side by side in this run,
@@ -23,6 +23,7 @@ import platform  # noqa: E402
 from typing import Any  # noqa: E402
 
 from bench import (  # noqa: E402
+    client_roundtrip,
     engine_vs_torch,
     grade_batch,
     large,
@@ -37,7 +38,7 @@ from bench.table import Row, render  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results"
 PLOT = ROOT / "docs" / "scaling.png"
-MEASURES = ("large", "tiny", "engine", "memory", "scaling", "grade_batch")
+MEASURES = ("large", "tiny", "engine", "memory", "scaling", "grade_batch", "client")
 
 
 def main() -> None:
@@ -50,7 +51,7 @@ def main() -> None:
     results: dict[str, Any] = {"machine": machine()}
     rows: list[Row] = []
 
-    if only & {"large", "scaling", "grade_batch"}:
+    if only & {"large", "scaling", "grade_batch", "client"}:
         with running("service") as server:
             if "large" in only:
                 results["large"] = [
@@ -68,6 +69,8 @@ def main() -> None:
                 rows.append(scaling_row(results["scaling"]))
             if "grade_batch" in only:
                 rows += grade_batch_rows(server, quick=quick)
+            if "client" in only:  # the typed Python client (backprop_client/)
+                rows += client_roundtrip.rows(server, quick=quick)
     if "tiny" in only:
         results["tiny"] = tiny.measure(
             workloads.tiny(),

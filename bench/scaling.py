@@ -10,6 +10,7 @@ time per unit of work between neighbouring sizes; the largest such step is repor
 from __future__ import annotations
 
 import math
+from functools import partial
 from itertools import pairwise
 from pathlib import Path
 from typing import Any
@@ -44,12 +45,11 @@ def slope(xs: list[float], ys: list[float]) -> float:
 
 def measure(server: Server, *, rounds: int) -> dict[str, Any]:
     client = Client(server.port)
-    points = []
+    points: list[dict[str, Any]] = []
     for work in workloads():
         client.post("/v1/backprop", work.body)
-        summary = Summary(
-            tuple(timed(lambda w=work: client.post("/v1/backprop", w.body)) for _ in range(rounds))
-        )
+        post = partial(client.post, "/v1/backprop", work.body)
+        summary = Summary(tuple(timed(post) for _ in range(rounds)))
         points.append(
             {
                 "network": "-".join(map(str, work.widths)),

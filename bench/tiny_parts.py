@@ -4,8 +4,8 @@
 
 The rows of docs/performance.md's "Tiny requests" table: the contract's 2-3-2 example (docs/api.md)
 validated, its engine objects built, the engine's backprop, the answer's dict and its JSON, and the
-whole app (the gate, FastAPI's own __call__ and all) on a fresh request each time, with no server
-around it. The minimum of five repeats of 20,000 calls each, in microseconds.
+whole app (its middleware, FastAPI's routing and dependencies and all) on a fresh request each
+time, with no server around it. The minimum of five repeats of 20,000 calls each, in microseconds.
 """
 
 from __future__ import annotations
@@ -20,12 +20,11 @@ from typing import Any  # noqa: E402
 
 import uvloop  # noqa: E402
 
+from app import services  # noqa: E402
+from app.dependencies import make_pipeline  # noqa: E402
 from app.main import create_app  # noqa: E402
-from app.pipeline import dumps  # noqa: E402
-from app.routes.network import compute_backprop  # noqa: E402
 from bench.workloads import tiny  # noqa: E402
-from schemas import BackpropRequest, backprop_payload, conventions_payload  # noqa: E402
-from schemas.grading import backprop_problem  # noqa: E402
+from schemas import BackpropRequest, backprop_payload, conventions_payload, convert  # noqa: E402
 
 CALLS = 20_000
 REPEATS = 5
@@ -39,30 +38,29 @@ def microseconds(call: Callable[[], object]) -> float:
 def main() -> None:
     body = tiny().body
     app = create_app()
-    limits = app.pipeline.limits
-    request = BackpropRequest.model_validate_json(body, context={"limits": limits})
-    problem = backprop_problem(request)
+    context = make_pipeline(app.state.settings).context
+    request = BackpropRequest.model_validate_json(body, context=context)
+    problem = convert.problem(request)
     result = problem.solve()
-    conventions = request.resolved_conventions
 
     def payload() -> dict[str, Any]:
         return backprop_payload(
             result,
             single_sample=request.single_sample,
-            conventions=conventions_payload(conventions, problem.loss),
+            conventions=conventions_payload(convert.conventions(request), problem.loss),
         )
 
-    answer = compute_backprop(request)
+    answer = services.backprop(request)
     parts = {
         "Pydantic validation, shape checks included": lambda: BackpropRequest.model_validate_json(
-            body, context={"limits": limits}
+            body, context=context
         ),
-        "building the engine's objects (activations, loss, targets)": lambda: backprop_problem(
+        "building the engine's objects (activations, loss, targets)": lambda: convert.problem(
             request
         ),
         "the engine's backprop": problem.solve,
         "the answer's dict": payload,
-        "orjson writing it": lambda: dumps(answer),
+        "orjson writing it": lambda: services.dumps(answer),
     }
     for name, call in parts.items():
         print(f"{microseconds(call):7.1f} us  {name}")

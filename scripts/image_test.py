@@ -330,7 +330,8 @@ def derivative_grade_wrong(client: httpx.Client) -> str:
     got = post(client, "/v1/derivatives/grade", body)
     expect(got["gradable"] is True and got["score"] == 0, f"score {got['score']}")
     expect(got["tests"][0]["message"].startswith("Not equivalent: at x = "), "no counterexample")
-    return got["tests"][0]["message"].splitlines()[0][:100]
+    message: str = got["tests"][0]["message"]
+    return message.splitlines()[0][:100]
 
 
 def descent(client: httpx.Client) -> str:
