@@ -8,7 +8,7 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from app import services
-from app.dependencies import PipelineDep
+from app.dependencies import pipeline_of
 from app.openapi import ERROR_RESPONSES, openapi_body
 from schemas import SPEC_EXAMPLE
 from schemas.gradcheck import GradcheckRequest, GradcheckResponse
@@ -50,9 +50,9 @@ PROBLEM_EXAMPLE: dict[str, Any] = {"seed": 42, "layer_sizes": [2, 3, 2], "soluti
     responses=ERROR_RESPONSES,
     openapi_extra=openapi_body(GradeRequest, GRADE_EXAMPLE),
 )
-async def grade(request: Request, pipeline: PipelineDep) -> Response:
+async def grade(request: Request) -> Response:
     """The submission against the reference, item by item, in the format asked for."""
-    return await pipeline.answer(request, GradeRequest, services.grade)
+    return await pipeline_of(request).answer(request, GradeRequest, services.grade)
 
 
 @router.post(
@@ -62,9 +62,9 @@ async def grade(request: Request, pipeline: PipelineDep) -> Response:
     responses=ERROR_RESPONSES,
     openapi_extra=openapi_body(BatchGradeRequest, BATCH_EXAMPLE),
 )
-async def grade_batch(request: Request, pipeline: PipelineDep) -> Response:
+async def grade_batch(request: Request) -> Response:
     """Each submission's report; the reference and the mistakes are computed once."""
-    return await pipeline.answer(request, BatchGradeRequest, services.grade_batch)
+    return await pipeline_of(request).answer(request, BatchGradeRequest, services.grade_batch)
 
 
 @router.post(
@@ -74,9 +74,9 @@ async def grade_batch(request: Request, pipeline: PipelineDep) -> Response:
     responses=ERROR_RESPONSES,
     openapi_extra=openapi_body(GradcheckRequest, GRADCHECK_EXAMPLE),
 )
-async def gradcheck(request: Request, pipeline: PipelineDep) -> Response:
+async def gradcheck(request: Request) -> Response:
     """Per weight and bias tensor, the largest relative error and its verdict."""
-    return await pipeline.answer(request, GradcheckRequest, services.gradcheck)
+    return await pipeline_of(request).answer(request, GradcheckRequest, services.gradcheck)
 
 
 @router.post(
@@ -86,6 +86,6 @@ async def gradcheck(request: Request, pipeline: PipelineDep) -> Response:
     responses=ERROR_RESPONSES,
     openapi_extra=openapi_body(ProblemRequest, PROBLEM_EXAMPLE),
 )
-async def problems(request: Request, pipeline: PipelineDep) -> Response:
+async def problems(request: Request) -> Response:
     """The same seed and parameters give the same problem, everywhere and for good."""
-    return await pipeline.answer(request, ProblemRequest, services.problems)
+    return await pipeline_of(request).answer(request, ProblemRequest, services.problems)

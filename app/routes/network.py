@@ -6,7 +6,7 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from app import services
-from app.dependencies import PipelineDep, pipeline_of
+from app.dependencies import pipeline_of
 from app.openapi import ERROR_RESPONSES, openapi_body
 from schemas import (
     SPEC_EXAMPLE,
@@ -41,8 +41,8 @@ async def backprop(request: Request) -> Response:
     responses=ERROR_RESPONSES,
     openapi_extra=openapi_body(ForwardRequest, SPEC_FORWARD_EXAMPLE),
 )
-async def forward(request: Request, pipeline: PipelineDep) -> Response:
+async def forward(request: Request) -> Response:
     """Every layer's z and a, the outputs, and the loss when targets are given."""
-    return await pipeline.answer(
+    return await pipeline_of(request).answer(
         request, ForwardRequest, services.forward, cost=ForwardRequest.cost
     )
