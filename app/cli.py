@@ -12,7 +12,9 @@ defaults of --host, --port and --workers; the service's own settings are BACKPRO
 work offline (app/offline.py).
 
 This module imports nothing that loads NumPy: ``serve`` must set the BLAS thread count before
-NumPy's BLAS starts, so the service and the offline commands are imported when they run.
+NumPy's BLAS starts, so the service and the offline commands are imported when they run. Nor
+does it import the web stack (uvicorn, FastAPI), which only ``serve`` needs: the offline grader
+starts without it, and works where it is not installed (Python 3.10, pyproject.toml).
 """
 
 from __future__ import annotations
@@ -25,9 +27,10 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-import uvicorn
-
 Command = Callable[[argparse.Namespace], int]
+
+EXIT_NO_SERVER = 3
+"""serve where the server's packages are not installed (Python 3.10: see pyproject.toml)."""
 
 BLAS_THREAD_VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
 """Each worker runs NumPy's BLAS on one thread unless these say otherwise (see serve)."""
@@ -40,6 +43,16 @@ def serve(args: argparse.Namespace) -> int:
     # a busy 2-core machine (docs/performance.md). Set before anything imports NumPy.
     for variable in BLAS_THREAD_VARIABLES:
         os.environ.setdefault(variable, "1")
+    try:
+        import uvicorn  # noqa: PLC0415 (the offline commands never load the web stack)
+    except ImportError:
+        print(
+            "backprop-service: serve needs the server's packages (FastAPI, uvicorn), which are "
+            f"installed with Python 3.11 and later; this is Python {sys.version.split()[0]}. "
+            "The offline commands (grade, problem, problems, backprop, autograder) work here.",
+            file=sys.stderr,
+        )
+        return EXIT_NO_SERVER
     uvicorn.run("app.main:app", **uvicorn_options(args))
     return 0
 
@@ -92,7 +105,7 @@ def cgroup_cpu_quota(limits: Sequence[tuple[Path, Path | None]]) -> float | None
                 text.extend(period_file.read_text().split())
             quota, period = text
             return None if quota in ("max", "-1") else int(quota) / int(period)
-        except (OSError, ValueError, ZeroDivisionError):  # not there, or not what it should be
+        except (OSError, ValueError, ZeroDivisionError):  # noqa: PERF203 (not there, or not what it should be)
             continue
     return None
 

@@ -19,7 +19,7 @@ import orjson
 from pydantic import BaseModel, ValidationError
 
 from app import services
-from app.errors import describe
+from app.described import describe
 from engine import EngineError, calculus
 from schemas import DEFAULT_LIMITS, BackpropRequest
 from schemas.derivatives import GradeRequest as DerivativeGradeRequest

@@ -30,7 +30,8 @@ from pydantic import BaseModel
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
-from app.errors import Busy, TooManyValues, excerpt
+from app.described import excerpt
+from app.errors import Busy, TooManyValues
 from app.services import Payload, dumps
 from schemas.limits import Cost, Limits
 

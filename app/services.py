@@ -17,28 +17,17 @@ from __future__ import annotations
 import math
 from collections import Counter
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
 import engine
-from engine import calculus
 from engine.explain import explain
-from engine.gradcheck import gradcheck as check_gradients
 from engine.grading import ItemGrade
 from engine.problems import generate
 from schemas import convert
-from schemas.derivatives import (
-    DerivativeRequest,
-    DescentRequest,
-    derivative_payload,
-    descent_payload,
-)
-from schemas.derivatives import GradeRequest as DerivativeGradeRequest
-from schemas.derivatives import grade_payload as derivative_grade_payload
 from schemas.examples import SPEC_EXAMPLE, SPEC_EXAMPLE_LOSS
 from schemas.explanations import explanation_payload
-from schemas.gradcheck import GradcheckRequest, gradcheck_payload
 from schemas.grading import (
     BatchGradeRequest,
     GradeRequest,
@@ -50,6 +39,11 @@ from schemas.intake import read_answer
 from schemas.problems import ProblemRequest, problem_payload
 from schemas.requests import BackpropRequest, ForwardRequest
 from schemas.responses import backprop_payload, conventions_payload, forward_payload
+
+if TYPE_CHECKING:  # imported where used: the offline grader starts without them
+    from schemas.derivatives import DerivativeRequest, DescentRequest
+    from schemas.derivatives import GradeRequest as DerivativeGradeRequest
+    from schemas.gradcheck import GradcheckRequest
 
 Payload = dict[str, Any]
 
@@ -187,6 +181,9 @@ class Grading:
 
 def gradcheck(req: GradcheckRequest) -> Payload:
     """POST /v1/gradcheck: backprop's gradient against central finite differences."""
+    from engine.gradcheck import gradcheck as check_gradients  # noqa: PLC0415
+    from schemas.gradcheck import gradcheck_payload  # noqa: PLC0415
+
     return gradcheck_payload(check_gradients(convert.problem(req), epsilon=req.epsilon))
 
 
@@ -200,10 +197,15 @@ def problems(req: ProblemRequest) -> Payload:
 
 
 # Derivatives --------------------------------------------------------------------------------------
+# SymPy's side and the expression grammar are imported where they are used, so that grading a
+# backprop answer offline does not load them (app/offline.py).
 
 
 def derivatives(req: DerivativeRequest) -> Payload:
     """POST /v1/derivatives: each partial derivative, its value at the point, its steps."""
+    from engine import calculus  # noqa: PLC0415
+    from schemas.derivatives import derivative_payload  # noqa: PLC0415
+
     derivations = calculus.gradient(req.expression, req.by)
     values = value = None
     if req.point is not None:
@@ -217,6 +219,9 @@ def derivatives(req: DerivativeRequest) -> Payload:
 
 def grade_derivative(req: DerivativeGradeRequest) -> Payload:
     """POST /v1/derivatives/grade: whether a student's derivative is right, and where not."""
+    from engine import calculus  # noqa: PLC0415
+    from schemas.derivatives import grade_payload as derivative_grade_payload  # noqa: PLC0415
+
     derivation = calculus.derive(req.function, req.by)
     verdict = calculus.check_equivalence(
         derivation.derivative,
@@ -232,6 +237,9 @@ def grade_derivative(req: DerivativeGradeRequest) -> Payload:
 
 def descent(req: DescentRequest) -> Payload:
     """POST /v1/derivatives/descent: the gradient, and the path from the start."""
+    from engine import calculus  # noqa: PLC0415
+    from schemas.derivatives import descent_payload  # noqa: PLC0415
+
     derivations = calculus.gradient(req.expression, req.variables)
     path = calculus.gradient_descent(
         req.expression,

@@ -153,3 +153,21 @@ def test_the_gradescope_autograder_example_grades_its_answer(tmp_path: Path) -> 
     results = json.loads((root / "results" / "results.json").read_text())
     GRADESCOPE.validate(results)
     assert "No answer.json was found" in results["output"]
+
+
+def test_grading_offline_loads_no_web_stack_and_no_sympy(tmp_path: Path) -> None:
+    """The single-file command starts fast, and works where the server is not installed."""
+    problem = write(tmp_path / "problem.json", SPEC_EXAMPLE)
+    answer = write(tmp_path / "answer.json", solve(SPEC_EXAMPLE, Student()))
+    script = (
+        "import sys\n"
+        "from app.cli import main\n"
+        f"main(['grade', {str(problem)!r}, {str(answer)!r}, '-o', {str(tmp_path / 'r.json')!r}])\n"
+        "print(sorted({m.split('.')[0] for m in sys.modules} & "
+        "{'fastapi', 'starlette', 'uvicorn', 'uvloop', 'httptools', 'sympy', 'pydantic_settings'}))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True, cwd=ROOT
+    )
+    assert done.stdout.strip() == "[]"
+    assert json.loads((tmp_path / "r.json").read_text())["score"] == 16.0
