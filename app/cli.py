@@ -152,25 +152,93 @@ def _add_output(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--output", "-o", metavar="FILE", help="write here instead of stdout")
 
 
+def add_grading_flags(parser: argparse.ArgumentParser) -> None:
+    """The flags of every GradingOptions option; each overrides PROBLEM.json's setting, and
+    what neither sets has the default of POST /v1/grade (docs/grading.md)."""
+    flags = parser.add_argument_group("grading options (override PROBLEM.json)")
+    flags.add_argument(
+        "--quantities",
+        nargs="+",
+        metavar="Q",
+        help="what the exercise asks for: loss outputs pre_activations activations deltas "
+        "weight_gradients bias_gradients updated_weights updated_biases (default: all nine)",
+    )
+    flags.add_argument("--rtol", type=float, help="relative tolerance (default 0.01)")
+    flags.add_argument("--atol", type=float, help="absolute tolerance (default 0.0001)")
+    flags.add_argument("--points", type=float, metavar="N", help="points of each item (default 1)")
+    flags.add_argument(
+        "--points-for",
+        nargs="+",
+        metavar="Q=N",
+        help="points of each item of a quantity, e.g. deltas=2 weight_gradients=2",
+    )
+    flags.add_argument(
+        "--partial-credit",
+        action=argparse.BooleanOptionalAction,
+        help="a failed item earns the share of its entries within tolerance (default: no)",
+    )
+    flags.add_argument(
+        "--show-expected",
+        action=argparse.BooleanOptionalAction,
+        help="feedback shows expected values and worked formulas (default: yes); "
+        "--no-show-expected for graded work with resubmissions",
+    )
+    flags.add_argument(
+        "--hide-expected",
+        dest="show_expected",
+        action="store_false",
+        default=None,
+        help="the same as --no-show-expected",
+    )
+    flags.add_argument(
+        "--significant-figures",
+        type=int,
+        metavar="N",
+        help="also accept entries rounded to the digits written, when at least N (default: off)",
+    )
+    flags.add_argument(
+        "--follow-through",
+        action=argparse.BooleanOptionalAction,
+        help="credit an item right given the student's own earlier answer (default: no)",
+    )
+    flags.add_argument(
+        "--worked-formulas",
+        action=argparse.BooleanOptionalAction,
+        help="feedback shows the worst entry's worked formula (default: yes, with --show-expected)",
+    )
+
+
 def _add_grade(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = commands.add_parser(
         "grade",
-        help="grade a student's answer offline, as POST /v1/grade",
+        help="grade a student's answer, or a folder of answers, offline, as POST /v1/grade",
         description="PROBLEM is a /v1/backprop request, or a /v1/grade request without its "
-        'submission ({"problem": ..., "quantities": ..., "points": ...}); SUBMISSION is '
-        "the student's answer, any part of a /v1/backprop answer.",
+        'submission ({"problem": ..., "quantities": ..., "points": ...}), or what problem and '
+        "problems write; ANSWER is the student's answer (any part of a /v1/backprop answer), "
+        "or a folder whose *.json answers are all graded in this one process. The exit status "
+        "is 0 whenever the answers could be graded, unreadable ones included (their report "
+        "says why), 2 for a bad PROBLEM or option.",
     )
     parser.add_argument("problem", metavar="PROBLEM.json")
-    parser.add_argument("submission", metavar="SUBMISSION.json")
+    parser.add_argument("submission", metavar="ANSWER", help="ANSWER.json, or a FOLDER of them")
     parser.add_argument(
-        "--format", choices=["native", "gradescope", "prairielearn"], help="default: native"
+        "--format",
+        choices=["native", "gradescope", "prairielearn", "csv"],
+        help="a report (default native), or csv: a gradebook, one row per answer",
     )
-    parser.add_argument("--rtol", type=float, help="relative tolerance (default 0.01)")
-    parser.add_argument("--atol", type=float, help="absolute tolerance (default 0.0001)")
     parser.add_argument(
-        "--partial-credit", action="store_true", help="credit the share of correct entries"
+        "--output",
+        "-o",
+        metavar="FILE",
+        help="write the report (or the csv gradebook) here instead of stdout; for a folder "
+        "graded in a report format, the csv gradebook",
     )
-    _add_output(parser)
+    parser.add_argument(
+        "--output-dir",
+        metavar="DIR",
+        help="for a folder: one results file per answer, named as the answer",
+    )
+    add_grading_flags(parser)
     parser.set_defaults(run=_offline("grade"))
 
 

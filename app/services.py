@@ -147,10 +147,23 @@ def grade_batch(req: BatchGradeRequest) -> Payload:
 
 @dataclass(frozen=True)
 class Graded:
-    """One answer graded: its report, and the engine's grades (None when it was unreadable)."""
+    """One answer graded: its report, the engine's grades (None when it was unreadable, and
+    then ``unreadable`` says why) and what of it was not graded (``warnings``)."""
 
     report: Payload
     grades: list[ItemGrade] | None
+    unreadable: str | None = None
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def score(self) -> float:
+        return 0.0 if self.grades is None else sum(g.score for g in self.grades)
+
+    @property
+    def mistakes(self) -> list[str]:
+        """The ids of the mistakes named, each once, in answer order."""
+        named = (m.id for g in self.grades or () for v in g.diagnoses for m in v.mistakes)
+        return list(dict.fromkeys(named))
 
 
 class Grading:
@@ -171,9 +184,11 @@ class Grading:
         """An answer (a JSON value, or the text of a file) graded, or its unreadable report."""
         intake = read_answer(answer, self.n_layers)
         if intake.unreadable is not None:
-            return Graded(unreadable_report(self.grader, self.options, intake.unreadable), None)
+            report = unreadable_report(self.grader, self.options, intake.unreadable)
+            return Graded(report, None, intake.unreadable)
         grades = self.grader.grade(intake.answers, intake.notes)
-        return Graded(report_of(self.grader, grades, self.options, intake.warnings), grades)
+        report = report_of(self.grader, grades, self.options, intake.warnings)
+        return Graded(report, grades, warnings=tuple(intake.warnings))
 
     def report(self, answer: Any) -> Payload:
         return self.grade(answer).report
