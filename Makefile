@@ -32,7 +32,7 @@ lint: $(TEST_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
-	$(BIN)/hadolint Dockerfile
+	$(BIN)/hadolint Dockerfile docs/prairielearn-grader/Dockerfile
 
 pytest: $(TEST_STAMP)
 	$(BIN)/pytest

@@ -247,6 +247,14 @@ def _add_problem(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
         "problem", help="a seeded problem for one student, as POST /v1/problems"
     )
     parser.add_argument("--seed", type=int, required=True, help="e.g. a student number")
+    _add_problem_parameters(parser)
+    parser.add_argument("--solution", action="store_true", help="add the /v1/backprop answer")
+    parser.add_argument("--explain", action="store_true", help="add worked formulas to it")
+    _add_output(parser)
+    parser.set_defaults(run=_offline("problem"))
+
+
+def _add_problem_parameters(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--layers", type=int, nargs="+", metavar="N", help="default: 2 2 2")
     parser.add_argument(
         "--activation", nargs="+", metavar="NAME", help="one for all layers, or one per layer"
@@ -256,10 +264,71 @@ def _add_problem(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
     parser.add_argument("--decimals", type=int, help="decimal places of the numbers (default 1)")
     parser.add_argument("--weight-range", type=float, help="numbers in [-R, R] (default 1)")
     parser.add_argument("--learning-rate", type=float, help="default: 0.5")
-    parser.add_argument("--solution", action="store_true", help="add the /v1/backprop answer")
-    parser.add_argument("--explain", action="store_true", help="add worked formulas to it")
-    _add_output(parser)
-    parser.set_defaults(run=_offline("problem"))
+
+
+def _add_problems(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = commands.add_parser(
+        "problems",
+        help="a seeded problem and a printable handout for every student of a roster",
+        description="Each student's problem is seeded from their email (or sid, --key sid) and "
+        "the course secret (HMAC-SHA256; --secret-file, or $BACKPROP_COURSE_SECRET), so that "
+        "the autograders give them the same numbers (docs/grading.md). Writes, in "
+        "--output-dir, KEY.json (the problem, for `grade`), KEY.md and KEY.html (the handout) "
+        "per student, and index.csv. The secret is never printed.",
+    )
+    parser.add_argument(
+        "--roster", required=True, metavar="CSV", help="columns sid, email, name (any case)"
+    )
+    parser.add_argument("--output-dir", required=True, metavar="DIR")
+    parser.add_argument("--secret-file", metavar="FILE", help="default: $BACKPROP_COURSE_SECRET")
+    parser.add_argument(
+        "--config",
+        metavar="autograder.json",
+        help="take the parameters, key, assignment, secret file and quantities from the "
+        'autograder\'s configuration (its "problems" and "grading"); the flags override it',
+    )
+    parser.add_argument("--key", choices=["email", "sid"], help="seed from (default: email)")
+    parser.add_argument(
+        "--assignment", metavar="NAME", help="a new name gives everyone a new problem (default '')"
+    )
+    parser.add_argument("--title", default="Backpropagation exercise", help="the handout's title")
+    parser.add_argument(
+        "--handout",
+        nargs="*",
+        choices=["markdown", "html"],
+        default=["markdown", "html"],
+        help="which handouts to write (default: both; none with --handout alone)",
+    )
+    parser.add_argument(
+        "--quantities", nargs="+", metavar="Q", help="what the handout asks for (default: all)"
+    )
+    _add_problem_parameters(parser)
+    parser.set_defaults(run=_offline("problems"))
+
+
+def _add_autograder(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = commands.add_parser(
+        "autograder",
+        help="grade a submission in Gradescope's or PrairieLearn's layout (results.json)",
+        description="Reads the configuration (autograder.json), the student's file and, for "
+        "per-student problems, Gradescope's submission_metadata.json; writes "
+        "ROOT/results/results.json. Problems with the student's file are said there; so is a "
+        "broken configuration (and on stderr). See docs/gradescope-autograder/ and "
+        "docs/prairielearn-grader/.",
+    )
+    parser.add_argument("platform", choices=["gradescope", "prairielearn"])
+    parser.add_argument(
+        "--root",
+        metavar="DIR",
+        help="the job's root folder (default /autograder for Gradescope, /grade for PrairieLearn)",
+    )
+    parser.add_argument(
+        "--config",
+        metavar="FILE",
+        help="default ROOT/source/autograder.json (Gradescope), ROOT/tests/autograder.json "
+        "(PrairieLearn)",
+    )
+    parser.set_defaults(run=_offline("autograder"))
 
 
 def _add_backprop(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -300,6 +369,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_serve(commands)
     _add_grade(commands)
     _add_problem(commands)
+    _add_problems(commands)
+    _add_autograder(commands)
     _add_backprop(commands)
     _add_derivative(commands)
     return parser

@@ -368,3 +368,120 @@ def backprop(args: argparse.Namespace) -> int:
     except EngineError as exc:
         _fail(_problems(exc, args.request))
     return 0
+
+
+def problems(args: argparse.Namespace) -> int:
+    """Every student of the roster's own problem (JSON) and handout (Markdown, HTML), seeded
+    from the course secret and their sid or email (app/course.py), and an index.csv."""
+    from app import course  # noqa: PLC0415 (only this command and the autograders need it)
+
+    try:
+        per_student, grading = _per_student(args, course)
+        secret = course.read_secret(args.secret_file or per_student.secret_file)
+        students = course.read_roster(Path(args.roster), per_student.key)
+        out = Path(args.output_dir)
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise BadInputError(f"{out}: cannot be created ({exc.strerror})") from exc
+        index = io.StringIO()
+        writer = csv.writer(index, lineterminator="\n")
+        writer.writerow(["sid", "email", "name", "problem_id", "problem", *args.handout])
+        stems: set[str] = set()
+        for student in students:
+            value = student.value(per_student.key)
+            problem = course.problem_for(per_student, secret, value)
+            pid = course.problem_id(problem)
+            stem = course.file_stem(value)
+            if stem in stems:  # two values that differ only in characters a file name drops
+                stem = f"{stem}-line{student.line}"
+            stems.add(stem)
+            record = {
+                "problem": problem,
+                "problem_id": pid,
+                "student": {"sid": student.sid, "email": student.email, "name": student.name},
+            }
+            _write(record, str(out / f"{stem}.json"))
+            handout = course.Handout(
+                args.title, student, problem, pid, course.quantities_of(grading)
+            )
+            files = []
+            for kind in args.handout:
+                name = f"{stem}.{'md' if kind == 'markdown' else 'html'}"
+                text = handout.markdown() if kind == "markdown" else handout.html()
+                _write_text(text, str(out / name))
+                files.append(name)
+            writer.writerow([student.sid, student.email, student.name, pid, f"{stem}.json", *files])
+        _write_text(index.getvalue(), str(out / "index.csv"))
+    except course.CourseError as exc:
+        _fail(str(exc))
+    except BadInputError as exc:
+        _fail(str(exc))
+    except ValidationError as exc:
+        _fail(_problems(exc, "the problem parameters"))
+    print(
+        f"backprop-service: wrote {len(students)} problems (keyed by {per_student.key}) "
+        f"to {out}/, listed in {out / 'index.csv'}",
+        file=sys.stderr,
+    )
+    return 0
+
+
+def _per_student(args: argparse.Namespace, course: Any) -> tuple[Any, dict[str, Any]]:
+    """The per-student settings and grading options: the configuration's (--config), with the
+    flags over them."""
+    settings: dict[str, Any] = {}
+    grading: dict[str, Any] = {}
+    if args.config is not None:
+        config = course.read_config(Path(args.config))
+        if config.problems is None:
+            raise BadInputError(
+                f'{args.config} has one "problem" for the class, not "problems" per student'
+            )
+        settings = config.problems.model_dump(exclude_none=True)
+        grading = config.grading
+        base = Path(args.config).parent
+        if "secret_file" in settings:
+            settings["secret_file"] = str(base / settings["secret_file"])
+    parameters = dict(settings.get("parameters") or {})
+    optional = {
+        "layer_sizes": args.layers,
+        "activations": args.activation[0] if len(args.activation or []) == 1 else args.activation,
+        "loss": args.loss,
+        "batch_size": args.batch_size,
+        "decimals": args.decimals,
+        "weight_range": args.weight_range,
+        "learning_rate": args.learning_rate,
+    }
+    parameters |= {name: value for name, value in optional.items() if value is not None}
+    settings["parameters"] = parameters
+    if args.key is not None:
+        settings["key"] = args.key
+    if args.assignment is not None:
+        settings["assignment"] = args.assignment
+    if args.quantities is not None:
+        grading = {**grading, "quantities": args.quantities}
+    try:
+        per_student = course.PerStudent.model_validate(settings)
+        per_student.check("problems." if args.config is None else f"{args.config}: problems.")
+        return per_student, grading
+    except ValidationError as exc:
+        lines = [
+            f"{'.'.join(str(p) for p in e['loc']) or 'problems'}: "
+            + str(e["msg"]).removeprefix("Value error, ")
+            for e in exc.errors(include_url=False, include_input=False)
+        ]
+        raise BadInputError("\n".join(lines)) from exc
+
+
+def autograder(args: argparse.Namespace) -> int:
+    """The Gradescope or PrairieLearn harness (app/autograders.py): results.json written."""
+    from app import autograders  # noqa: PLC0415 (only this command needs it)
+
+    root = None if args.root is None else Path(args.root)
+    config = None if args.config is None else Path(args.config)
+    try:
+        autograders.run(args.platform, root, config)
+    except OSError as exc:
+        _fail(f"{exc.filename}: cannot be written ({exc.strerror})")
+    return 0
