@@ -23,10 +23,8 @@ from pydantic import BaseModel, ValidationError
 
 from app import services
 from app.described import describe
-from engine import EngineError, calculus
+from engine import EngineError
 from schemas import DEFAULT_LIMITS, BackpropRequest
-from schemas.derivatives import GradeRequest as DerivativeGradeRequest
-from schemas.gradebook import unreadable
 from schemas.grading import GradeRequest, unreadable_report
 from schemas.problems import ProblemRequest
 
@@ -120,16 +118,15 @@ def grade(args: argparse.Namespace) -> int:
     return 0
 
 
-def _grade_file(grading: services.Grading, path: Path) -> services.Graded:
+def _grade_file(grading: services.Grading, path: Path, *, report: bool = True) -> services.Graded:
     """One answer file graded; one that cannot be read gets the report that says why."""
     try:
         answer = path.read_bytes()
     except OSError as exc:
         reason = f"{path.name} cannot be read ({exc.strerror or exc})"
-        return services.Graded(
-            unreadable_report(grading.grader, grading.options, reason), None, reason
-        )
-    return grading.grade(answer)
+        made = unreadable_report(grading.grader, grading.options, reason) if report else {}
+        return services.Graded(made, None, reason)
+    return grading.grade(answer, report=report)
 
 
 def _grade_folder(grading: services.Grading, folder: Path, args: argparse.Namespace) -> int:
@@ -156,7 +153,7 @@ def _grade_folder(grading: services.Grading, folder: Path, args: argparse.Namesp
     rows: list[tuple[str, services.Graded]] = []
     with Progress(len(files)) as progress:
         for path in files:
-            graded = _grade_file(grading, path)
+            graded = _grade_file(grading, path, report=reports is not None)
             rows.append((path.name, graded))
             if reports is not None:
                 _write(graded.report, str(reports / path.name))
@@ -287,6 +284,11 @@ def derivative_grade(args: argparse.Namespace) -> int:
     An answer that cannot be read or parsed is the student's doing, reported as grade reports
     an unreadable submission (0 points, or PrairieLearn's not gradable; exit 0).
     """
+    # SymPy's side, imported here only: grading a backprop answer starts without it
+    from engine import calculus  # noqa: PLC0415
+    from schemas.derivatives import GradeRequest as DerivativeGradeRequest  # noqa: PLC0415
+    from schemas.gradebook import unreadable  # noqa: PLC0415
+
     try:
         options = _read_json(args.problem)
         if not isinstance(options, dict):

@@ -180,15 +180,19 @@ class Grading:
     def max_score(self) -> float:
         return sum(self.grader.points.of(key) for key in self.grader.items)
 
-    def grade(self, answer: Any) -> Graded:
-        """An answer (a JSON value, or the text of a file) graded, or its unreadable report."""
+    def grade(self, answer: Any, *, report: bool = True) -> Graded:
+        """An answer (a JSON value, or the text of a file) graded, or its unreadable report.
+
+        report=False leaves the report out (empty) for callers that need only the grades, such
+        as a gradebook: writing the feedback is a quarter of the cost of grading an answer.
+        """
         intake = read_answer(answer, self.n_layers)
         if intake.unreadable is not None:
-            report = unreadable_report(self.grader, self.options, intake.unreadable)
-            return Graded(report, None, intake.unreadable)
+            made = unreadable_report(self.grader, self.options, intake.unreadable) if report else {}
+            return Graded(made, None, intake.unreadable)
         grades = self.grader.grade(intake.answers, intake.notes)
-        report = report_of(self.grader, grades, self.options, intake.warnings)
-        return Graded(report, grades, warnings=tuple(intake.warnings))
+        made = report_of(self.grader, grades, self.options, intake.warnings) if report else {}
+        return Graded(made, grades, warnings=tuple(intake.warnings))
 
     def report(self, answer: Any) -> Payload:
         return self.grade(answer).report
