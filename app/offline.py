@@ -143,11 +143,7 @@ def _grade_folder(grading: services.Grading, folder: Path, args: argparse.Namesp
                 f"grading a folder as {args.format} writes one results file per answer: "
                 "name the folder for them with --output-dir (or use --format csv for a gradebook)"
             )
-        reports = Path(args.output_dir)
-        try:
-            reports.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise BadInputError(f"{reports}: cannot be created ({exc.strerror})") from exc
+        reports = _folder(args.output_dir)
         if reports.resolve() == folder.resolve():
             raise BadInputError("--output-dir must not be the folder of answers")
     rows: list[tuple[str, services.Graded]] = []
@@ -168,6 +164,18 @@ def _grade_folder(grading: services.Grading, folder: Path, args: argparse.Namesp
         file=sys.stderr,
     )
     return 0
+
+
+def _folder(name: str) -> Path:
+    """An output folder, made if need be."""
+    path = Path(name)
+    if path.exists() and not path.is_dir():
+        raise BadInputError(f"{path} is a file, not a folder to write into")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise BadInputError(f"{path}: cannot be created ({exc.strerror})") from exc
+    return path
 
 
 def gradebook(rows: list[tuple[str, services.Graded]], grading: services.Grading) -> str:
@@ -381,11 +389,7 @@ def problems(args: argparse.Namespace) -> int:
         per_student, grading = _per_student(args, course)
         secret = course.read_secret(args.secret_file or per_student.secret_file)
         students = course.read_roster(Path(args.roster), per_student.key)
-        out = Path(args.output_dir)
-        try:
-            out.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise BadInputError(f"{out}: cannot be created ({exc.strerror})") from exc
+        out = _folder(args.output_dir)
         index = io.StringIO()
         writer = csv.writer(index, lineterminator="\n")
         writer.writerow(["sid", "email", "name", "problem_id", "problem", *args.handout])
