@@ -119,6 +119,7 @@ def plain(python: str) -> None:
         grades_as_here(cli, work)
         folder(cli, work)
         problems(cli, work)
+        derivative(cli, work)
     has_fastapi = "import importlib.util as u; print(u.find_spec('fastapi') is not None)"
     server = sh(venv / "bin" / "python", "-c", has_fastapi)
     if version == "3.10":
@@ -232,6 +233,18 @@ def problems(cli: Path, work: Path) -> None:
         for who in ("ada@uni.edu", "bob@uni.edu")
     )
     check(same, "problems: every student gets the very numbers 3.11 gives them")
+
+
+def derivative(cli: Path, work: Path) -> None:
+    problem = work / "derivative.json"
+    problem.write_text(json.dumps({"function": "x^2*sin(x)"}))
+    right, wrong = work / "right.txt", work / "wrong.txt"
+    right.write_text("2*x*sin(x) + x^2*cos(x)")
+    wrong.write_text("2*x*cos(x)")
+    scores = [
+        json.loads(sh(cli, "derivative", "grade", problem, a))["score"] for a in (right, wrong)
+    ]
+    check(scores == [1.0, 0.0], "derivative grade: right 1, wrong 0 (SymPy's side)")
 
 
 # Gradescope's setup.sh -----------------------------------------------------------------------
