@@ -1,15 +1,18 @@
 """The ``backprop-service`` command.
 
     backprop-service [serve] [--host H] [--port P] [--workers N] [--access-log]
-    backprop-service grade PROBLEM.json SUBMISSION.json [--format F] [--output FILE]
+    backprop-service grade PROBLEM.json ANSWER.json|FOLDER [--format F] [--output FILE]
+                     [--output-dir DIR] [a flag for every grading option]
     backprop-service problem --seed N [--layers 2 3 2] [--solution] [--output FILE]
+    backprop-service problems --roster CSV --output-dir DIR [--secret-file F] [--config F]
+    backprop-service autograder gradescope|prairielearn [--root DIR] [--config FILE]
     backprop-service backprop REQUEST.json [--explain] [--output FILE]
     backprop-service derivative grade PROBLEM.json ANSWER [--format F] [--output FILE]
 
 ``serve`` is the default command. HOST, PORT and WEB_CONCURRENCY in the environment set the
 defaults of --host, --port and --workers; the service's own settings are BACKPROP_* variables
-(see app/config.py). Each command is a subparser; grade, problem, backprop and derivative grade
-work offline (app/offline.py).
+(see app/config.py). Each command is a subparser; every command but serve works offline
+(app/offline.py), docs/grading.md describes them.
 
 This module imports nothing that loads NumPy: ``serve`` must set the BLAS thread count before
 NumPy's BLAS starts, so the service and the offline commands are imported when they run. Nor

@@ -1,11 +1,15 @@
-"""The offline commands: grade, problem, backprop and derivative grade, without a server.
+"""The offline commands: grade (a file or a folder), problem, problems, autograder, backprop and
+derivative grade, without a server.
 
 They go through the same validation and the same service functions (app/services.py) as POST
-/v1/grade, /v1/problems and /v1/backprop, and print the same JSON (indented). A bad PROBLEM or
-REQUEST prints the same problems a 422 would list and exits with status 2. A SUBMISSION that
-cannot be read at all (not JSON, a string where a number belongs) is the student's doing: grade
-then writes a report that says so, with no points (PrairieLearn: not gradable), and exits with
-0, so that an autograder shows the student what went wrong.
+/v1/grade, /v1/problems and /v1/backprop, and print the same JSON (indented). A bad PROBLEM,
+REQUEST, option, roster or configuration prints what is wrong and where (the problems a 422
+would list, or the file and line) and exits with status 2, never with a traceback. An ANSWER
+that cannot be read at all (not JSON) is the student's doing: grade then writes a report (and a
+gradebook row) that says so, with no points (PrairieLearn: not gradable), and exits with 0, so
+that an autograder shows the student what went wrong. Per-student problems live in
+app/course.py, the autograders' harnesses in app/autograders.py; both are imported by the
+commands that use them.
 """
 
 from __future__ import annotations
