@@ -105,7 +105,7 @@ def read_roster(path: Path, key: Key) -> list[Student]:
             if not any(cell.strip() for cell in row):
                 continue  # a blank line
             if columns is None:
-                columns, width = _columns(path, row, key), len(row)
+                columns, width = _columns(path, line, row, key), len(row)
                 continue
             students.append(
                 _student(path, line, row, columns=columns, width=width, key=key, seen=seen)
@@ -119,21 +119,22 @@ def read_roster(path: Path, key: Key) -> list[Student]:
     return students
 
 
-def _columns(path: Path, header: list[str], key: Key) -> dict[str, int]:
+def _columns(path: Path, line: int, header: list[str], key: Key) -> dict[str, int]:
     names = [cell.strip().lower() for cell in header]
     columns: dict[str, int] = {}
     for column, aliases in _HEADERS.items():
         found = [i for i, name in enumerate(names) if name in aliases]
         if len(found) > 1:
             raise CourseError(
-                f"{path}, line {1}: more than one column reads as {column}: "
+                f"{path}, line {line}: more than one column reads as {column}: "
                 + ", ".join(repr(header[i].strip()) for i in found)
             )
         if found:
             columns[column] = found[0]
     if key not in columns:
         raise CourseError(
-            f"{path}: the header has no {key} column (the problems are seeded from it); "
+            f"{path}, line {line}: the header has no {key} column (the problems are seeded "
+            "from it); "
             f"the header reads {', '.join(repr(n) for n in header)}, and a {key} column may "
             f"be called {' or '.join(repr(a) for a in _HEADERS[key][:3])}"
         )
