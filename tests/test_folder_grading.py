@@ -203,3 +203,26 @@ def test_bad_flags_are_refused_with_the_place(
     code, _, err = run(["grade", str(problem), str(tmp_path / "empty")], capsys)
     assert code == 2
     assert "holds no *.json answer files" in err
+
+
+class Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_the_progress_bar_is_drawn_only_on_a_terminal(
+    problem: Path,
+    answers: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    terminal = Terminal()
+    monkeypatch.setattr("sys.stderr", terminal)
+    assert main(["grade", str(problem), str(answers), "--format", "csv"]) == 0
+    drawn = terminal.getvalue()
+    assert "\rgrading [##############################] 4/4\n" in drawn
+    monkeypatch.undo()
+    capsys.readouterr()
+    _, _, err = run(["grade", str(problem), str(answers), "--format", "csv"], capsys)
+    assert "grading [" not in err  # not a terminal: only the summary line
+    assert err.startswith("backprop-service: graded 4 answers")
