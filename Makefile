@@ -11,6 +11,10 @@
 #               both if missing; screenshots in test-artifacts/playground/)
 #   make bench  the performance benchmark of docs/performance.md (about 10 minutes; installs
 #               matplotlib, torch and apt's wrk if missing); BENCH_ARGS=--quick for a first look
+#   make py310-test, py312-test  `pip install .` into a fresh venv of that Python (pyenv's, or
+#               PY310=/path/to/python3.10) and the offline grader checked there for real
+#   make gradescope-test  the Gradescope autograder's setup.sh with Python 3.10 and 3.12 in a
+#               simulated /autograder, then run_autograder on the example and a per-student case
 
 PYTHON ?= python3
 VENV   ?= .venv
@@ -23,7 +27,8 @@ BENCH_STAMP   := $(VENV)/.bench-installed
 BROWSER_STAMP := $(VENV)/.browser-installed
 CHROMIUM      ?= /usr/bin/chromium
 
-.PHONY: run test lint pytest fuzz soak hostile test-torch browser-test bench lock clean
+.PHONY: run test lint pytest fuzz soak hostile test-torch browser-test bench lock clean \
+	py310-test py312-test gradescope-test
 
 run: $(RUNTIME_STAMP)
 	$(BIN)/backprop-service serve --port $(PORT)
@@ -34,7 +39,7 @@ lint: $(TEST_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
-	$(BIN)/hadolint Dockerfile
+	$(BIN)/hadolint Dockerfile docs/prairielearn-grader/Dockerfile
 
 pytest: $(TEST_STAMP)
 	$(BIN)/pytest
@@ -69,6 +74,27 @@ browser-test: $(BROWSER_STAMP)
 
 bench: $(BENCH_STAMP)
 	$(BIN)/python -m bench.run $(BENCH_ARGS)
+
+# The offline grader on Gradescope's Pythons: 3.10 (Ubuntu 22.04, its default image) and 3.12
+# (Ubuntu 24.04). The interpreters are pyenv's unless PY310 / PY312 name others; the venvs and
+# pip's cache are kept in .venv/compat/.
+PYENV_ROOT ?= $(HOME)/.pyenv
+PY310 ?= $(lastword $(sort $(wildcard $(PYENV_ROOT)/versions/3.10.*/bin/python3.10)))
+PY312 ?= $(lastword $(sort $(wildcard $(PYENV_ROOT)/versions/3.12.*/bin/python3.12)))
+NEED_PYTHON = { echo "no Python $(1): pyenv install $(1), or set $(2)=/path/to/python$(1)"; exit 1; }
+
+py310-test: $(TEST_STAMP)
+	@test -n "$(PY310)" || $(call NEED_PYTHON,3.10,PY310)
+	$(BIN)/python scripts/py_compat.py --python $(PY310)
+
+py312-test: $(TEST_STAMP)
+	@test -n "$(PY312)" || $(call NEED_PYTHON,3.12,PY312)
+	$(BIN)/python scripts/py_compat.py --python $(PY312)
+
+gradescope-test: $(TEST_STAMP)
+	@test -n "$(PY310)" || $(call NEED_PYTHON,3.10,PY310)
+	@test -n "$(PY312)" || $(call NEED_PYTHON,3.12,PY312)
+	$(BIN)/python scripts/py_compat.py --gradescope --python $(PY310) --python $(PY312)
 
 lock:
 	scripts/lock.sh

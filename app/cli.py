@@ -1,18 +1,23 @@
 """The ``backprop-service`` command.
 
     backprop-service [serve] [--host H] [--port P] [--workers N] [--access-log]
-    backprop-service grade PROBLEM.json SUBMISSION.json [--format F] [--output FILE]
+    backprop-service grade PROBLEM.json ANSWER.json|FOLDER [--format F] [--output FILE]
+                     [--output-dir DIR] [a flag for every grading option]
     backprop-service problem --seed N [--layers 2 3 2] [--solution] [--output FILE]
+    backprop-service problems --roster CSV --output-dir DIR [--secret-file F] [--config F]
+    backprop-service autograder gradescope|prairielearn [--root DIR] [--config FILE]
     backprop-service backprop REQUEST.json [--explain] [--output FILE]
     backprop-service derivative grade PROBLEM.json ANSWER [--format F] [--output FILE]
 
 ``serve`` is the default command. HOST, PORT and WEB_CONCURRENCY in the environment set the
 defaults of --host, --port and --workers; the service's own settings are BACKPROP_* variables
-(see app/config.py). Each command is a subparser; grade, problem, backprop and derivative grade
-work offline (app/offline.py).
+(see app/config.py). Each command is a subparser; every command but serve works offline
+(app/offline.py), docs/grading.md describes them.
 
 This module imports nothing that loads NumPy: ``serve`` must set the BLAS thread count before
-NumPy's BLAS starts, so the service and the offline commands are imported when they run.
+NumPy's BLAS starts, so the service and the offline commands are imported when they run. Nor
+does it import the web stack (uvicorn, FastAPI), which only ``serve`` needs: the offline grader
+starts without it, and works where it is not installed (Python 3.10, pyproject.toml).
 """
 
 from __future__ import annotations
@@ -25,9 +30,10 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-import uvicorn
-
 Command = Callable[[argparse.Namespace], int]
+
+EXIT_NO_SERVER = 3
+"""serve where the server's packages are not installed (Python 3.10: see pyproject.toml)."""
 
 BLAS_THREAD_VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
 """Each worker runs NumPy's BLAS on one thread unless these say otherwise (see serve)."""
@@ -40,6 +46,16 @@ def serve(args: argparse.Namespace) -> int:
     # a busy 2-core machine (docs/performance.md). Set before anything imports NumPy.
     for variable in BLAS_THREAD_VARIABLES:
         os.environ.setdefault(variable, "1")
+    try:
+        import uvicorn  # noqa: PLC0415 (the offline commands never load the web stack)
+    except ImportError:
+        print(
+            "backprop-service: serve needs the server's packages (FastAPI, uvicorn), which are "
+            f"installed with Python 3.11 and later; this is Python {sys.version.split()[0]}. "
+            "The offline commands (grade, problem, problems, backprop, autograder) work here.",
+            file=sys.stderr,
+        )
+        return EXIT_NO_SERVER
     uvicorn.run("app.main:app", **uvicorn_options(args))
     return 0
 
@@ -92,7 +108,7 @@ def cgroup_cpu_quota(limits: Sequence[tuple[Path, Path | None]]) -> float | None
                 text.extend(period_file.read_text().split())
             quota, period = text
             return None if quota in ("max", "-1") else int(quota) / int(period)
-        except (OSError, ValueError, ZeroDivisionError):  # not there, or not what it should be
+        except (OSError, ValueError, ZeroDivisionError):  # noqa: PERF203 (not there, or not what it should be)
             continue
     return None
 
@@ -139,25 +155,93 @@ def _add_output(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--output", "-o", metavar="FILE", help="write here instead of stdout")
 
 
+def add_grading_flags(parser: argparse.ArgumentParser) -> None:
+    """The flags of every GradingOptions option; each overrides PROBLEM.json's setting, and
+    what neither sets has the default of POST /v1/grade (docs/grading.md)."""
+    flags = parser.add_argument_group("grading options (override PROBLEM.json)")
+    flags.add_argument(
+        "--quantities",
+        nargs="+",
+        metavar="Q",
+        help="what the exercise asks for: loss outputs pre_activations activations deltas "
+        "weight_gradients bias_gradients updated_weights updated_biases (default: all nine)",
+    )
+    flags.add_argument("--rtol", type=float, help="relative tolerance (default 0.01)")
+    flags.add_argument("--atol", type=float, help="absolute tolerance (default 0.0001)")
+    flags.add_argument("--points", type=float, metavar="N", help="points of each item (default 1)")
+    flags.add_argument(
+        "--points-for",
+        nargs="+",
+        metavar="Q=N",
+        help="points of each item of a quantity, e.g. deltas=2 weight_gradients=2",
+    )
+    flags.add_argument(
+        "--partial-credit",
+        action=argparse.BooleanOptionalAction,
+        help="a failed item earns the share of its entries within tolerance (default: no)",
+    )
+    flags.add_argument(
+        "--show-expected",
+        action=argparse.BooleanOptionalAction,
+        help="feedback shows expected values and worked formulas (default: yes); "
+        "--no-show-expected for graded work with resubmissions",
+    )
+    flags.add_argument(
+        "--hide-expected",
+        dest="show_expected",
+        action="store_false",
+        default=None,
+        help="the same as --no-show-expected",
+    )
+    flags.add_argument(
+        "--significant-figures",
+        type=int,
+        metavar="N",
+        help="also accept entries rounded to the digits written, when at least N (default: off)",
+    )
+    flags.add_argument(
+        "--follow-through",
+        action=argparse.BooleanOptionalAction,
+        help="credit an item right given the student's own earlier answer (default: no)",
+    )
+    flags.add_argument(
+        "--worked-formulas",
+        action=argparse.BooleanOptionalAction,
+        help="feedback shows the worst entry's worked formula (default: yes, with --show-expected)",
+    )
+
+
 def _add_grade(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = commands.add_parser(
         "grade",
-        help="grade a student's answer offline, as POST /v1/grade",
+        help="grade a student's answer, or a folder of answers, offline, as POST /v1/grade",
         description="PROBLEM is a /v1/backprop request, or a /v1/grade request without its "
-        'submission ({"problem": ..., "quantities": ..., "points": ...}); SUBMISSION is '
-        "the student's answer, any part of a /v1/backprop answer.",
+        'submission ({"problem": ..., "quantities": ..., "points": ...}), or what problem and '
+        "problems write; ANSWER is the student's answer (any part of a /v1/backprop answer), "
+        "or a folder whose *.json answers are all graded in this one process. The exit status "
+        "is 0 whenever the answers could be graded, unreadable ones included (their report "
+        "says why), 2 for a bad PROBLEM or option.",
     )
     parser.add_argument("problem", metavar="PROBLEM.json")
-    parser.add_argument("submission", metavar="SUBMISSION.json")
+    parser.add_argument("submission", metavar="ANSWER", help="ANSWER.json, or a FOLDER of them")
     parser.add_argument(
-        "--format", choices=["native", "gradescope", "prairielearn"], help="default: native"
+        "--format",
+        choices=["native", "gradescope", "prairielearn", "csv"],
+        help="a report (default native), or csv: a gradebook, one row per answer",
     )
-    parser.add_argument("--rtol", type=float, help="relative tolerance (default 0.01)")
-    parser.add_argument("--atol", type=float, help="absolute tolerance (default 0.0001)")
     parser.add_argument(
-        "--partial-credit", action="store_true", help="credit the share of correct entries"
+        "--output",
+        "-o",
+        metavar="FILE",
+        help="write the report (or the csv gradebook) here instead of stdout; for a folder "
+        "graded in a report format, the csv gradebook",
     )
-    _add_output(parser)
+    parser.add_argument(
+        "--output-dir",
+        metavar="DIR",
+        help="for a folder: one results file per answer, named as the answer",
+    )
+    add_grading_flags(parser)
     parser.set_defaults(run=_offline("grade"))
 
 
@@ -166,6 +250,14 @@ def _add_problem(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
         "problem", help="a seeded problem for one student, as POST /v1/problems"
     )
     parser.add_argument("--seed", type=int, required=True, help="e.g. a student number")
+    _add_problem_parameters(parser)
+    parser.add_argument("--solution", action="store_true", help="add the /v1/backprop answer")
+    parser.add_argument("--explain", action="store_true", help="add worked formulas to it")
+    _add_output(parser)
+    parser.set_defaults(run=_offline("problem"))
+
+
+def _add_problem_parameters(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--layers", type=int, nargs="+", metavar="N", help="default: 2 2 2")
     parser.add_argument(
         "--activation", nargs="+", metavar="NAME", help="one for all layers, or one per layer"
@@ -175,10 +267,71 @@ def _add_problem(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
     parser.add_argument("--decimals", type=int, help="decimal places of the numbers (default 1)")
     parser.add_argument("--weight-range", type=float, help="numbers in [-R, R] (default 1)")
     parser.add_argument("--learning-rate", type=float, help="default: 0.5")
-    parser.add_argument("--solution", action="store_true", help="add the /v1/backprop answer")
-    parser.add_argument("--explain", action="store_true", help="add worked formulas to it")
-    _add_output(parser)
-    parser.set_defaults(run=_offline("problem"))
+
+
+def _add_problems(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = commands.add_parser(
+        "problems",
+        help="a seeded problem and a printable handout for every student of a roster",
+        description="Each student's problem is seeded from their email (or sid, --key sid) and "
+        "the course secret (HMAC-SHA256; --secret-file, or $BACKPROP_COURSE_SECRET), so that "
+        "the autograders give them the same numbers (docs/grading.md). Writes, in "
+        "--output-dir, KEY.json (the problem, for `grade`), KEY.md and KEY.html (the handout) "
+        "per student, and index.csv. The secret is never printed.",
+    )
+    parser.add_argument(
+        "--roster", required=True, metavar="CSV", help="columns sid, email, name (any case)"
+    )
+    parser.add_argument("--output-dir", required=True, metavar="DIR")
+    parser.add_argument("--secret-file", metavar="FILE", help="default: $BACKPROP_COURSE_SECRET")
+    parser.add_argument(
+        "--config",
+        metavar="autograder.json",
+        help="take the parameters, key, assignment, secret file and quantities from the "
+        'autograder\'s configuration (its "problems" and "grading"); the flags override it',
+    )
+    parser.add_argument("--key", choices=["email", "sid"], help="seed from (default: email)")
+    parser.add_argument(
+        "--assignment", metavar="NAME", help="a new name gives everyone a new problem (default '')"
+    )
+    parser.add_argument("--title", default="Backpropagation exercise", help="the handout's title")
+    parser.add_argument(
+        "--handout",
+        nargs="*",
+        choices=["markdown", "html"],
+        default=["markdown", "html"],
+        help="which handouts to write (default: both; none with --handout alone)",
+    )
+    parser.add_argument(
+        "--quantities", nargs="+", metavar="Q", help="what the handout asks for (default: all)"
+    )
+    _add_problem_parameters(parser)
+    parser.set_defaults(run=_offline("problems"))
+
+
+def _add_autograder(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = commands.add_parser(
+        "autograder",
+        help="grade a submission in Gradescope's or PrairieLearn's layout (results.json)",
+        description="Reads the configuration (autograder.json), the student's file and, for "
+        "per-student problems, Gradescope's submission_metadata.json; writes "
+        "ROOT/results/results.json. Problems with the student's file are said there; so is a "
+        "broken configuration (and on stderr). See docs/gradescope-autograder/ and "
+        "docs/prairielearn-grader/.",
+    )
+    parser.add_argument("platform", choices=["gradescope", "prairielearn"])
+    parser.add_argument(
+        "--root",
+        metavar="DIR",
+        help="the job's root folder (default /autograder for Gradescope, /grade for PrairieLearn)",
+    )
+    parser.add_argument(
+        "--config",
+        metavar="FILE",
+        help="default ROOT/source/autograder.json (Gradescope), ROOT/tests/autograder.json "
+        "(PrairieLearn)",
+    )
+    parser.set_defaults(run=_offline("autograder"))
 
 
 def _add_backprop(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -219,6 +372,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_serve(commands)
     _add_grade(commands)
     _add_problem(commands)
+    _add_problems(commands)
+    _add_autograder(commands)
     _add_backprop(commands)
     _add_derivative(commands)
     return parser

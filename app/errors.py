@@ -30,14 +30,11 @@ from starlette.requests import ClientDisconnect
 from starlette.responses import JSONResponse, Response
 from starlette.types import Receive, Scope, Send
 
-from engine import DomainError, EngineError, NonFiniteError
-from schemas import MAX_PROBLEMS, UNION_TAGS
-from schemas.arrays import errors_of_intended_choice
-from schemas.errors import MAX_QUOTED, excerpt
+from app import described
+from app.described import problem, validation_failed
+from engine import EngineError
 
 logger = logging.getLogger("backprop_service")
-
-Loc = list[str | int]
 
 CLIENT_CLOSED_REQUEST = 499
 """nginx's status for a request whose client went away: logged, never received."""
@@ -68,17 +65,6 @@ class TooManyValues(HTTPException):
         super().__init__(413, f"the body holds more than max_body_values = {max_values:,} values")
 
 
-def problem(loc: Loc, msg: str, type_: str) -> dict[str, Any]:
-    """One problem of an error answer; a message is cut at MAX_MESSAGE characters, a last
-    guard should one ever quote more of the input than its excerpt."""
-    if len(msg) > MAX_MESSAGE:
-        msg = msg[: MAX_MESSAGE - 3] + "..."
-    return {"loc": loc, "msg": msg, "type": type_}
-
-
-MAX_MESSAGE = 1_000
-
-
 def error_response(status: int, problems: Sequence[dict[str, Any]]) -> JSONResponse:
     return JSONResponse({"detail": list(problems)}, status_code=status)
 
@@ -86,22 +72,12 @@ def error_response(status: int, problems: Sequence[dict[str, Any]]) -> JSONRespo
 def describe(exc: Exception) -> tuple[int, list[dict[str, Any]]] | None:
     """The status and problems of an error in what the client sent; None for anything else.
 
-    The HTTP handler and the command line (app/cli.py) report errors through it alike.
+    app/described.py describes the errors the command line meets too; a query or path
+    parameter's RequestValidationError is FastAPI's own.
     """
-    if isinstance(exc, ValidationError | RequestValidationError):
-        return _validation_failed(exc)
-    if isinstance(exc, NonFiniteError):
-        loc: Loc = (
-            ["result", exc.quantity]
-            if exc.layer is None
-            else ["result", "layers", exc.layer, exc.quantity]
-        )
-        return 422, [problem(loc, str(exc), "non_finite_result")]
-    if isinstance(exc, DomainError):
-        return 422, [problem(["body", exc.argument], str(exc), "domain_error")]
-    if isinstance(exc, EngineError):
-        return 422, [problem(["body"], str(exc), exc.kind)]
-    return None
+    if isinstance(exc, RequestValidationError):
+        return validation_failed([dict(e) for e in exc.errors()], prefix=[])
+    return described.describe(exc)
 
 
 async def handle_error(request: Request, exc: Exception) -> Response:
@@ -143,51 +119,3 @@ EXPECTED_ERRORS = (
 def install_error_handler(app: FastAPI) -> None:
     for exc_type in (*EXPECTED_ERRORS, Exception):
         app.add_exception_handler(exc_type, handle_error)
-
-
-def _validation_failed(
-    exc: ValidationError | RequestValidationError,
-) -> tuple[int, list[dict[str, Any]]]:
-    if isinstance(exc, RequestValidationError):
-        errors = [dict(e) for e in exc.errors()]
-        prefix: Loc = []
-    else:
-        errors = [dict(e) for e in exc.errors(include_url=False, include_input=False)]
-        errors = errors_of_intended_choice(errors)
-        prefix = ["body"]
-    if errors and errors[0]["type"] == "json_invalid":
-        msg = f"the body is not valid JSON: {errors[0]['msg'].removeprefix('Invalid JSON: ')}"
-        return 400, [problem(["body"], msg, "json_invalid")]
-    problems = [_public(prefix, e) for e in errors[:MAX_PROBLEMS]]
-    if len(errors) > MAX_PROBLEMS:
-        more = len(errors) - MAX_PROBLEMS
-        problems.append(problem(prefix, f"... and {more} more problems", "too_many_problems"))
-    return 422, problems
-
-
-def _public(prefix: Loc, error: dict[str, Any]) -> dict[str, Any]:
-    """A Pydantic error as clients see it: tags dropped, the place named in the message."""
-    # a key the client made up is part of the place: quoted as an excerpt, like any input
-    path: Loc = [_quoted(part) for part in error["loc"] if part not in UNION_TAGS]
-    msg = str(error["msg"]).removeprefix("Value error, ")
-    if error["type"] == "union_tag_invalid":  # Pydantic's message quotes the input, at any length
-        ctx = error.get("ctx", {})
-        given = str(ctx.get("tag", ""))
-        name = f" '{given}'" if len(given) <= MAX_QUOTED else ""
-        msg = f"unknown name{name}: expected one of {ctx.get('expected_tags', '')}"
-    inside_body = path[1:] if path[:1] == ["body"] else path
-    if inside_body:
-        msg = f"{_dotted(inside_body)}: {msg}"
-    return problem([*prefix, *path], msg, str(error["type"]))
-
-
-def _quoted(part: str | int) -> str | int:
-    return excerpt(part) if isinstance(part, str) else part
-
-
-def _dotted(path: Loc) -> str:
-    """["network", "layers", 0, "weights"] -> "network.layers[0].weights"."""
-    text = ""
-    for part in path:
-        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else part)
-    return text

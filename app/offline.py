@@ -1,17 +1,24 @@
-"""The offline commands: grade, problem, backprop and derivative grade, without a server.
+"""The offline commands: grade (a file or a folder), problem, problems, autograder, backprop and
+derivative grade, without a server.
 
 They go through the same validation and the same service functions (app/services.py) as POST
-/v1/grade, /v1/problems and /v1/backprop, and print the same JSON (indented). A bad PROBLEM or
-REQUEST prints the same problems a 422 would list and exits with status 2. A SUBMISSION that
-cannot be read at all (not JSON, a string where a number belongs) is the student's doing: grade
-then writes a report that says so, with no points (PrairieLearn: not gradable), and exits with
-0, so that an autograder shows the student what went wrong.
+/v1/grade, /v1/problems and /v1/backprop, and print the same JSON (indented). A bad PROBLEM,
+REQUEST, option, roster or configuration prints what is wrong and where (the problems a 422
+would list, or the file and line) and exits with status 2, never with a traceback. An ANSWER
+that cannot be read at all (not JSON) is the student's doing: grade then writes a report (and a
+gradebook row) that says so, with no points (PrairieLearn: not gradable), and exits with 0, so
+that an autograder shows the student what went wrong. Per-student problems live in
+app/course.py, the autograders' harnesses in app/autograders.py; both are imported by the
+commands that use them.
 """
 
 from __future__ import annotations
 
 import argparse
+import csv
+import io
 import sys
+import time
 from pathlib import Path
 from typing import Any, NoReturn, TypeVar
 
@@ -19,11 +26,9 @@ import orjson
 from pydantic import BaseModel, ValidationError
 
 from app import services
-from app.errors import describe
-from engine import EngineError, calculus
+from app.described import describe
+from engine import EngineError
 from schemas import DEFAULT_LIMITS, BackpropRequest
-from schemas.derivatives import GradeRequest as DerivativeGradeRequest
-from schemas.gradebook import unreadable
 from schemas.grading import GradeRequest, unreadable_report
 from schemas.problems import ProblemRequest
 
@@ -64,10 +69,22 @@ def _problems(exc: Exception, source: str | None) -> str:
 
 def _write(payload: dict[str, Any], output: str | None) -> None:
     data = orjson.dumps(payload, option=orjson.OPT_INDENT_2 | orjson.OPT_SERIALIZE_NUMPY) + b"\n"
+    _write_bytes(data, output)
+
+
+def _write_text(text: str, output: str | None) -> None:
+    _write_bytes(text.encode(), output)
+
+
+def _write_bytes(data: bytes, output: str | None) -> None:
     if output is None:
         sys.stdout.buffer.write(data)
-    else:
+        sys.stdout.flush()
+        return
+    try:
         Path(output).write_bytes(data)
+    except OSError as exc:
+        raise BadInputError(f"{output}: cannot be written ({exc.strerror})") from exc
 
 
 def _fail(message: str) -> NoReturn:
@@ -76,23 +93,28 @@ def _fail(message: str) -> NoReturn:
 
 
 def grade(args: argparse.Namespace) -> int:
-    """Grade SUBMISSION against PROBLEM, as POST /v1/grade would.
+    """Grade ANSWER (a file, or every *.json of a folder) against PROBLEM, as POST /v1/grade.
 
-    The answer file is read as POST /v1/grade reads a submission, forgivingly: only a file
-    that cannot be read, or is not JSON at all, gets a report that says so.
+    Answers are read as POST /v1/grade reads a submission, forgivingly: only a file that cannot
+    be read, or is not JSON at all, gets a report (and a gradebook row) that says so. A folder
+    is graded in this one process with one ``Grading``: the reference and the mistakes are
+    computed once for the class.
     """
     try:
         options = _validate(
             GradeRequest, {**_grading_options(args), "submission": {}}, args.problem
         )
         grading = services.Grading(options)
-        try:
-            answer: bytes | str = Path(args.submission).read_bytes()
-        except OSError as exc:
-            answer = f"{args.submission}: cannot be read ({exc.strerror})"
-            _write(unreadable_report(grading.grader, options, answer), args.output)
-            return 0
-        _write(grading.report(answer), args.output)
+        folder = Path(args.submission)
+        if folder.is_dir():
+            return _grade_folder(grading, folder, args)
+        if args.output_dir is not None:
+            raise BadInputError(f"--output-dir is for a folder of answers; {folder} is a file")
+        graded = _grade_file(grading, folder)
+        if args.format == "csv":
+            _write_text(gradebook([(folder.name, graded)], grading), args.output)
+        else:
+            _write(graded.report, args.output)
     except BadInputError as exc:
         _fail(str(exc))
     except EngineError as exc:
@@ -100,24 +122,171 @@ def grade(args: argparse.Namespace) -> int:
     return 0
 
 
+def _grade_file(grading: services.Grading, path: Path, *, report: bool = True) -> services.Graded:
+    """One answer file graded; one that cannot be read gets the report that says why."""
+    try:
+        answer = path.read_bytes()
+    except OSError as exc:
+        reason = f"{path.name} cannot be read ({exc.strerror or exc})"
+        made = unreadable_report(grading.grader, grading.options, reason) if report else {}
+        return services.Graded(made, None, reason)
+    return grading.grade(answer, report=report)
+
+
+def _grade_folder(grading: services.Grading, folder: Path, args: argparse.Namespace) -> int:
+    """Every *.json of the folder, in name order: a gradebook row each, and with a report
+    format, one results file each in --output-dir (the same name as the answer's)."""
+    files = sorted(path for path in folder.glob("*.json"))
+    if not files:
+        raise BadInputError(f"{folder} holds no *.json answer files")
+    as_csv = args.format == "csv" or (args.format is None and args.output_dir is None)
+    reports = None
+    if not as_csv:
+        if args.output_dir is None:
+            raise BadInputError(
+                f"grading a folder as {args.format} writes one results file per answer: "
+                "name the folder for them with --output-dir (or use --format csv for a gradebook)"
+            )
+        reports = _folder(args.output_dir)
+        if reports.resolve() == folder.resolve():
+            raise BadInputError("--output-dir must not be the folder of answers")
+    rows: list[tuple[str, services.Graded]] = []
+    with Progress(len(files)) as progress:
+        for path in files:
+            graded = _grade_file(grading, path, report=reports is not None)
+            rows.append((path.name, graded))
+            if reports is not None:
+                _write(graded.report, str(reports / path.name))
+            progress.advance()
+    if as_csv or args.output is not None:
+        _write_text(gradebook(rows, grading), args.output)
+    unreadable = sum(graded.grades is None for _, graded in rows)
+    where = "" if reports is None else f"; results in {reports}/"
+    print(
+        f"backprop-service: graded {len(rows)} answers in {folder} "
+        f"({unreadable} unreadable){where}",
+        file=sys.stderr,
+    )
+    return 0
+
+
+def _folder(name: str) -> Path:
+    """An output folder, made if need be."""
+    path = Path(name)
+    if path.exists() and not path.is_dir():
+        raise BadInputError(f"{path} is a file, not a folder to write into")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise BadInputError(f"{path}: cannot be created ({exc.strerror})") from exc
+    return path
+
+
+def gradebook(rows: list[tuple[str, services.Graded]], grading: services.Grading) -> str:
+    """CSV, one row per answer file: file, score, max_score, each item's score (its id as the
+    column), the mistakes named (ids, ";" between), what was not graded (warnings), and the
+    reason an unreadable file was not graded."""
+    items = [key.id for key in grading.grader.items]
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["file", "score", "max_score", *items, "mistakes", "warnings", "unreadable"])
+    for name, graded in rows:
+        scores = {g.key.id: g.score for g in graded.grades or ()}
+        writer.writerow(
+            [
+                name,
+                _number(graded.score),
+                _number(grading.max_score),
+                *(_number(scores[item]) if item in scores else "" for item in items),
+                ";".join(graded.mistakes),
+                len(graded.warnings),
+                graded.unreadable or "",
+            ]
+        )
+    return out.getvalue()
+
+
+def _number(value: float) -> str:
+    return f"{value:.6g}"
+
+
+class Progress:
+    """A progress bar on stderr, drawn only when stderr is a terminal (never into a log)."""
+
+    WIDTH = 30
+
+    def __init__(self, total: int) -> None:
+        self.total, self.done = total, 0
+        self.shown = sys.stderr.isatty()
+        self.next_draw = 0.0
+
+    def __enter__(self) -> Progress:
+        return self
+
+    def advance(self) -> None:
+        self.done += 1
+        now = time.monotonic()
+        if self.shown and (now >= self.next_draw or self.done == self.total):
+            self.next_draw = now + 0.1
+            filled = self.WIDTH * self.done // self.total
+            bar = "#" * filled + "." * (self.WIDTH - filled)
+            sys.stderr.write(f"\rgrading [{bar}] {self.done}/{self.total}")
+            sys.stderr.flush()
+
+    def __exit__(self, *exc: object) -> None:
+        if self.shown:
+            sys.stderr.write("\n")
+
+
 def _grading_options(args: argparse.Namespace) -> dict[str, Any]:
     """PROBLEM as the options of a /v1/grade request: a /v1/backprop request on its own, or
-    {"problem": ..., "quantities": ..., ...}; the output of ``problem`` works as it is."""
+    {"problem": ..., "quantities": ..., ...}; what ``problem`` and ``problems`` write works as
+    it is. The flags override the file."""
     loaded = _read_json(args.problem)
     if not isinstance(loaded, dict):
         raise BadInputError(f"{args.problem} must hold a JSON object")
     options = dict(loaded) if "problem" in loaded else {"problem": loaded}
-    options.pop("solution", None)
+    for written_by_problems in ("solution", "student", "problem_id"):
+        options.pop(written_by_problems, None)
+    return apply_flags(options, args)
+
+
+def apply_flags(options: dict[str, Any], args: argparse.Namespace) -> dict[str, Any]:
+    """The grading options with the command line's flags applied over them."""
+    options = dict(options)
     if args.format is not None:
-        options["format"] = args.format
-    if args.partial_credit:
-        options["partial_credit"] = True
+        options["format"] = "native" if args.format == "csv" else args.format
+    flags = {
+        "partial_credit": args.partial_credit,
+        "show_expected": args.show_expected,
+        "worked_formulas": args.worked_formulas,
+        "significant_figures": args.significant_figures,
+        "follow_through": args.follow_through,
+        "quantities": args.quantities,
+    }
+    options |= {name: value for name, value in flags.items() if value is not None}
     tolerance = dict(options.get("tolerance") or {})
     for name in ("rtol", "atol"):
         if getattr(args, name) is not None:
             tolerance[name] = getattr(args, name)
     if tolerance:
         options["tolerance"] = tolerance
+    if args.points is not None or args.points_for:
+        points = dict(options.get("points") or {})
+        if args.points is not None:
+            points["default"] = args.points
+        quantities = dict(points.get("quantities") or {})
+        for setting in args.points_for or ():
+            quantity, _, value = setting.partition("=")
+            try:
+                quantities[quantity.strip()] = float(value)
+            except ValueError:
+                raise BadInputError(
+                    f'--points-for "{setting}" must be QUANTITY=POINTS, e.g. deltas=2'
+                ) from None
+        if quantities:
+            points["quantities"] = quantities
+        options["points"] = points
     return options
 
 
@@ -127,6 +296,11 @@ def derivative_grade(args: argparse.Namespace) -> int:
     An answer that cannot be read or parsed is the student's doing, reported as grade reports
     an unreadable submission (0 points, or PrairieLearn's not gradable; exit 0).
     """
+    # SymPy's side, imported here only: grading a backprop answer starts without it
+    from engine import calculus  # noqa: PLC0415
+    from schemas.derivatives import GradeRequest as DerivativeGradeRequest  # noqa: PLC0415
+    from schemas.gradebook import unreadable  # noqa: PLC0415
+
     try:
         options = _read_json(args.problem)
         if not isinstance(options, dict):
@@ -207,4 +381,117 @@ def backprop(args: argparse.Namespace) -> int:
         _fail(str(exc))
     except EngineError as exc:
         _fail(_problems(exc, args.request))
+    return 0
+
+
+def problems(args: argparse.Namespace) -> int:
+    """Every student of the roster's own problem (JSON) and handout (Markdown, HTML), seeded
+    from the course secret and their sid or email (app/course.py), and an index.csv."""
+    from app import course  # noqa: PLC0415 (only this command and the autograders need it)
+
+    try:
+        per_student, grading = _per_student(args, course)
+        secret = course.read_secret(args.secret_file or per_student.secret_file)
+        students = course.read_roster(Path(args.roster), per_student.key)
+        out = _folder(args.output_dir)
+        index = io.StringIO()
+        writer = csv.writer(index, lineterminator="\n")
+        writer.writerow(["sid", "email", "name", "problem_id", "problem", *args.handout])
+        stems: set[str] = set()
+        for student in students:
+            value = student.value(per_student.key)
+            problem = course.problem_for(per_student, secret, value)
+            pid = course.problem_id(problem)
+            stem = course.file_stem(value)
+            if stem in stems:  # two values that differ only in characters a file name drops
+                stem = f"{stem}-line{student.line}"
+            stems.add(stem)
+            record = {
+                "problem": problem,
+                "problem_id": pid,
+                "student": {"sid": student.sid, "email": student.email, "name": student.name},
+            }
+            _write(record, str(out / f"{stem}.json"))
+            handout = course.Handout(
+                args.title, student, problem, pid, course.quantities_of(grading)
+            )
+            files = []
+            for kind in args.handout:
+                name = f"{stem}.{'md' if kind == 'markdown' else 'html'}"
+                text = handout.markdown() if kind == "markdown" else handout.html()
+                _write_text(text, str(out / name))
+                files.append(name)
+            writer.writerow([student.sid, student.email, student.name, pid, f"{stem}.json", *files])
+        _write_text(index.getvalue(), str(out / "index.csv"))
+    except course.CourseError as exc:
+        _fail(str(exc))
+    except BadInputError as exc:
+        _fail(str(exc))
+    except ValidationError as exc:
+        _fail(_problems(exc, "the problem parameters"))
+    print(
+        f"backprop-service: wrote {len(students)} problems (keyed by {per_student.key}) "
+        f"to {out}/, listed in {out / 'index.csv'}",
+        file=sys.stderr,
+    )
+    return 0
+
+
+def _per_student(args: argparse.Namespace, course: Any) -> tuple[Any, dict[str, Any]]:
+    """The per-student settings and grading options: the configuration's (--config), with the
+    flags over them."""
+    settings: dict[str, Any] = {}
+    grading: dict[str, Any] = {}
+    if args.config is not None:
+        config = course.read_config(Path(args.config))
+        if config.problems is None:
+            raise BadInputError(
+                f'{args.config} has one "problem" for the class, not "problems" per student'
+            )
+        settings = config.problems.model_dump(exclude_none=True)
+        grading = config.grading
+        base = Path(args.config).parent
+        if "secret_file" in settings:
+            settings["secret_file"] = str(base / settings["secret_file"])
+    parameters = dict(settings.get("parameters") or {})
+    optional = {
+        "layer_sizes": args.layers,
+        "activations": args.activation[0] if len(args.activation or []) == 1 else args.activation,
+        "loss": args.loss,
+        "batch_size": args.batch_size,
+        "decimals": args.decimals,
+        "weight_range": args.weight_range,
+        "learning_rate": args.learning_rate,
+    }
+    parameters |= {name: value for name, value in optional.items() if value is not None}
+    settings["parameters"] = parameters
+    if args.key is not None:
+        settings["key"] = args.key
+    if args.assignment is not None:
+        settings["assignment"] = args.assignment
+    if args.quantities is not None:
+        grading = {**grading, "quantities": args.quantities}
+    try:
+        per_student = course.PerStudent.model_validate(settings)
+        per_student.check("problems." if args.config is None else f"{args.config}: problems.")
+        return per_student, grading
+    except ValidationError as exc:
+        lines = [
+            f"{'.'.join(str(p) for p in e['loc']) or 'problems'}: "
+            + str(e["msg"]).removeprefix("Value error, ")
+            for e in exc.errors(include_url=False, include_input=False)
+        ]
+        raise BadInputError("\n".join(lines)) from exc
+
+
+def autograder(args: argparse.Namespace) -> int:
+    """The Gradescope or PrairieLearn harness (app/autograders.py): results.json written."""
+    from app import autograders  # noqa: PLC0415 (only this command needs it)
+
+    root = None if args.root is None else Path(args.root)
+    config = None if args.config is None else Path(args.config)
+    try:
+        autograders.run(args.platform, root, config)
+    except OSError as exc:
+        _fail(f"{exc.filename}: cannot be written ({exc.strerror})")
     return 0

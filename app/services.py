@@ -18,30 +18,19 @@ import math
 import uuid
 from collections import Counter
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import orjson
 from numpy.typing import NDArray
 
 import engine
-from engine import calculus
 from engine.explain import explain
-from engine.gradcheck import gradcheck as check_gradients
 from engine.grading import ItemGrade
 from engine.problems import generate
 from schemas import convert
-from schemas.derivatives import (
-    DerivativeRequest,
-    DescentRequest,
-    derivative_payload,
-    descent_payload,
-)
-from schemas.derivatives import GradeRequest as DerivativeGradeRequest
-from schemas.derivatives import grade_payload as derivative_grade_payload
 from schemas.examples import SPEC_EXAMPLE, SPEC_EXAMPLE_LOSS
 from schemas.explanations import explanation_payload
-from schemas.gradcheck import GradcheckRequest, gradcheck_payload
 from schemas.grading import (
     BatchGradeRequest,
     GradeRequest,
@@ -53,6 +42,11 @@ from schemas.intake import read_answer
 from schemas.problems import ProblemRequest, problem_payload
 from schemas.requests import BackpropRequest, ForwardRequest
 from schemas.responses import backprop_payload, conventions_payload, forward_payload
+
+if TYPE_CHECKING:  # imported where used: the offline grader starts without them
+    from schemas.derivatives import DerivativeRequest, DescentRequest
+    from schemas.derivatives import GradeRequest as DerivativeGradeRequest
+    from schemas.gradcheck import GradcheckRequest
 
 Payload = dict[str, Any]
 
@@ -215,10 +209,23 @@ def grade_batch(req: BatchGradeRequest) -> Payload:
 
 @dataclass(frozen=True)
 class Graded:
-    """One answer graded: its report, and the engine's grades (None when it was unreadable)."""
+    """One answer graded: its report, the engine's grades (None when it was unreadable, and
+    then ``unreadable`` says why) and what of it was not graded (``warnings``)."""
 
     report: Payload
     grades: list[ItemGrade] | None
+    unreadable: str | None = None
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def score(self) -> float:
+        return 0.0 if self.grades is None else sum(g.score for g in self.grades)
+
+    @property
+    def mistakes(self) -> list[str]:
+        """The ids of the mistakes named, each once, in answer order."""
+        named = (m.id for g in self.grades or () for v in g.diagnoses for m in v.mistakes)
+        return list(dict.fromkeys(named))
 
 
 class Grading:
@@ -235,13 +242,19 @@ class Grading:
     def max_score(self) -> float:
         return sum(self.grader.points.of(key) for key in self.grader.items)
 
-    def grade(self, answer: Any) -> Graded:
-        """An answer (a JSON value, or the text of a file) graded, or its unreadable report."""
+    def grade(self, answer: Any, *, report: bool = True) -> Graded:
+        """An answer (a JSON value, or the text of a file) graded, or its unreadable report.
+
+        report=False leaves the report out (empty) for callers that need only the grades, such
+        as a gradebook: writing the feedback is a quarter of the cost of grading an answer.
+        """
         intake = read_answer(answer, self.n_layers)
         if intake.unreadable is not None:
-            return Graded(unreadable_report(self.grader, self.options, intake.unreadable), None)
+            made = unreadable_report(self.grader, self.options, intake.unreadable) if report else {}
+            return Graded(made, None, intake.unreadable)
         grades = self.grader.grade(intake.answers, intake.notes)
-        return Graded(report_of(self.grader, grades, self.options, intake.warnings), grades)
+        made = report_of(self.grader, grades, self.options, intake.warnings) if report else {}
+        return Graded(made, grades, warnings=tuple(intake.warnings))
 
     def report(self, answer: Any) -> Payload:
         return self.grade(answer).report
@@ -249,6 +262,9 @@ class Grading:
 
 def gradcheck(req: GradcheckRequest) -> Payload:
     """POST /v1/gradcheck: backprop's gradient against central finite differences."""
+    from engine.gradcheck import gradcheck as check_gradients  # noqa: PLC0415
+    from schemas.gradcheck import gradcheck_payload  # noqa: PLC0415
+
     return gradcheck_payload(check_gradients(convert.problem(req), epsilon=req.epsilon))
 
 
@@ -262,10 +278,15 @@ def problems(req: ProblemRequest) -> Payload:
 
 
 # Derivatives --------------------------------------------------------------------------------------
+# SymPy's side and the expression grammar are imported where they are used, so that grading a
+# backprop answer offline does not load them (app/offline.py).
 
 
 def derivatives(req: DerivativeRequest) -> Payload:
     """POST /v1/derivatives: each partial derivative, its value at the point, its steps."""
+    from engine import calculus  # noqa: PLC0415
+    from schemas.derivatives import derivative_payload  # noqa: PLC0415
+
     derivations = calculus.gradient(req.expression, req.by)
     values = value = None
     if req.point is not None:
@@ -279,6 +300,9 @@ def derivatives(req: DerivativeRequest) -> Payload:
 
 def grade_derivative(req: DerivativeGradeRequest) -> Payload:
     """POST /v1/derivatives/grade: whether a student's derivative is right, and where not."""
+    from engine import calculus  # noqa: PLC0415
+    from schemas.derivatives import grade_payload as derivative_grade_payload  # noqa: PLC0415
+
     derivation = calculus.derive(req.function, req.by)
     verdict = calculus.check_equivalence(
         derivation.derivative,
@@ -294,6 +318,9 @@ def grade_derivative(req: DerivativeGradeRequest) -> Payload:
 
 def descent(req: DescentRequest) -> Payload:
     """POST /v1/derivatives/descent: the gradient, and the path from the start."""
+    from engine import calculus  # noqa: PLC0415
+    from schemas.derivatives import descent_payload  # noqa: PLC0415
+
     derivations = calculus.gradient(req.expression, req.variables)
     path = calculus.gradient_descent(
         req.expression,

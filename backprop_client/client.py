@@ -18,12 +18,13 @@ import math
 import time
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime, timezone
 from types import TracebackType
-from typing import Any, Concatenate, Generic, ParamSpec, Self, TypeVar
+from typing import Any, Concatenate, Generic, ParamSpec, TypeVar
 
 import anyio
 import httpx
+from typing_extensions import Self  # typing.Self from Python 3.11 on
 
 from backprop_client import endpoints
 from backprop_client.endpoints import Call
@@ -113,7 +114,7 @@ def retry_after_seconds(header: str | None) -> float | None:
             when = email.utils.parsedate_to_datetime(header)
         except (TypeError, ValueError):
             return None
-        seconds = (when - datetime.now(UTC)).total_seconds()
+        seconds = (when - datetime.now(timezone.utc)).total_seconds()
     return max(0.0, seconds) if math.isfinite(seconds) else None
 
 

@@ -1,6 +1,7 @@
 """``make bench``: every performance measurement in one run, printed as one table of ratios.
 
-    python -m bench.run [--quick] [--only large,tiny,engine,memory,scaling,grade_batch,client]
+    python -m bench.run [--quick]
+                        [--only large,tiny,engine,memory,scaling,grade_batch,client,offline]
 
 Writes the table and the raw figures to bench/results/ (table.txt, results.json) and the
 scaling plot to docs/scaling.png. Every compared pair is measured side by side in this run,
@@ -28,6 +29,7 @@ from bench import (  # noqa: E402
     grade_batch,
     large,
     memory,
+    offline,
     scaling,
     tiny,
     workloads,
@@ -38,7 +40,7 @@ from bench.table import Row, render  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results"
 PLOT = ROOT / "docs" / "scaling.png"
-MEASURES = ("large", "tiny", "engine", "memory", "scaling", "grade_batch", "client")
+MEASURES = ("large", "tiny", "engine", "memory", "scaling", "grade_batch", "client", "offline")
 
 
 def main() -> None:
@@ -85,6 +87,8 @@ def main() -> None:
     if "memory" in only:
         results["memory"] = memory.measure(workloads.large_softmax())
         rows.append(memory_row(results["memory"]))
+    if "offline" in only:
+        rows += offline.rows(quick)
 
     m = results["machine"]
     m["load_average_at_end"] = os.getloadavg()

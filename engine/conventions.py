@@ -13,9 +13,9 @@ Each item can be overridden on its own (``Conventions.with_overrides``).
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from enum import StrEnum
 from typing import Literal
 
+from engine.compat import StrEnum
 from engine.types import FloatArray
 
 Reduction = Literal["sum", "mean", "batch_mean"]

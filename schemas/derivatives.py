@@ -11,10 +11,11 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Iterable
-from typing import Annotated, Any, Literal, Self
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, GetPydanticSchema, StrictBool, model_validator
 from pydantic_core import PydanticCustomError, core_schema
+from typing_extensions import Self  # typing.Self from Python 3.11 on
 
 import engine
 from engine import calculus

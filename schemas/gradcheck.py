@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal, Self
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field, model_validator
 from pydantic_core import PydanticCustomError
+from typing_extensions import Self  # typing.Self from Python 3.11 on
 
 from engine.gradcheck import DEFAULT_EPSILON, THRESHOLDS, GradientCheck
 from schemas.arrays import Targets

@@ -7,10 +7,11 @@ on every machine and in every later version (see engine/problems.py).
 
 from __future__ import annotations
 
-from typing import Annotated, Any, NoReturn, Self
+from typing import Annotated, Any, NoReturn
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, model_validator
 from pydantic_core import PydanticCustomError
+from typing_extensions import Self  # typing.Self from Python 3.11 on
 
 from engine import ACTIVATIONS
 from engine.problems import GeneratedProblem

@@ -8,11 +8,12 @@ outputs". Layers are numbered from 1 in prose, as in the textbook, and indexed f
 
 from __future__ import annotations
 
-from typing import Annotated, Literal, NoReturn, Self
+from typing import Annotated, Literal, NoReturn
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, ValidationInfo, model_validator
 from pydantic_core import PydanticCustomError
+from typing_extensions import Self  # typing.Self from Python 3.11 on
 
 import engine
 from engine.explain import too_large_to_explain

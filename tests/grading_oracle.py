@@ -37,7 +37,8 @@ def _f(name: str, z: Array) -> Array:
         return z
     if name == "softmax":
         e = np.exp(z - z.max(axis=1, keepdims=True))
-        return e / e.sum(axis=1, keepdims=True)
+        probabilities: Array = e / e.sum(axis=1, keepdims=True)
+        return probabilities
     raise ValueError(name)
 
 

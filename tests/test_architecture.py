@@ -43,3 +43,23 @@ def test_nothing_evaluates_client_text() -> None:
                 if isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
             }
             assert not calls & {"eval", "exec", "compile", "__import__"}, path
+
+
+OFFLINE_MODULES = ("cli", "offline", "services", "described", "course", "autograders")
+"""app/ modules the offline commands import: the grader must start without the web stack, and
+install without it on Python 3.10 (pyproject.toml)."""
+
+
+@pytest.mark.parametrize("module", OFFLINE_MODULES)
+def test_the_offline_commands_import_no_web_stack_at_module_level(module: str) -> None:
+    tree = ast.parse((ROOT / "app" / f"{module}.py").read_text())
+    top: set[str] = set()
+    for node in tree.body:  # module level only: a function may import what it alone needs
+        if isinstance(node, ast.Import):
+            top.update(alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            top.update({node.module.split(".")[0], node.module})  # fastapi, app.errors
+            top.update(f"{node.module}.{alias.name}" for alias in node.names)  # app.errors
+    web = {"fastapi", "starlette", "uvicorn", "uvloop", "httptools", "pydantic_settings", "sympy"}
+    assert top & web == set()
+    assert not top & {"app.errors", "app.main", "app.config", "app.routes", "app.server"}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from app.services import backprop, dumps
@@ -44,3 +46,29 @@ def test_the_client_round_trip_sends_the_large_workload() -> None:
     made = row({"workload": "w", "client": figures, "json_lists": figures, "ratio_median": 0.6})
     assert (made.ratio, made.met) == (0.6, False)
     assert TARGET == 0.5
+
+
+def test_the_offline_rows_judge_rate_and_start_up_against_their_targets(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from bench import offline
+
+    figures = {
+        "answers": 600, "folder_csv_cpu": 1.5, "folder_csv_wall": 1.6,
+        "folder_reports_cpu": 3.0, "folder_reports_wall": 3.1,
+        "single_cpu": 0.5, "single_wall": 0.55,
+    }  # fmt: skip
+    monkeypatch.setattr(offline, "measure", lambda quick: figures)
+    csv_row, reports_row, single_row = offline.rows(quick=True)
+    assert (csv_row.ratio, csv_row.met) == (600 / 1.5 / 300, True)  # 400 answers/s
+    assert (reports_row.ratio, reports_row.met) == (600 / 3.0 / 300, False)  # 200 answers/s
+    assert (single_row.ratio, single_row.met) == (0.5 / 0.4, False)
+    assert "wall 550 ms" in single_row.measure
+
+
+def test_the_offline_class_is_graded_as_written(tmp_path: Path) -> None:
+    from bench.offline import write_class
+
+    problem = write_class(tmp_path, 6)
+    assert problem.exists()
+    assert len(list((tmp_path / "answers").glob("*.json"))) == 6

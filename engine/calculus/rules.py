@@ -22,7 +22,6 @@ treat the other variables).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import StrEnum
 
 from engine.calculus.errors import ExpressionLimitError
 from engine.calculus.expr import (
@@ -48,6 +47,7 @@ from engine.calculus.functions import FUNCTIONS
 from engine.calculus.limits import DEFAULT_EXPRESSION_LIMITS, ExpressionLimits
 from engine.calculus.printing import to_latex, to_text
 from engine.calculus.simplify import tidy
+from engine.compat import StrEnum
 
 
 class Rule(StrEnum):
