@@ -94,8 +94,8 @@ def measure(*, quick: bool) -> dict[str, float]:
             folder / "b.csv",
         ]
         csv_runs = [timed(*as_csv) for _ in range(rounds)]
-        reports: list[str | Path] = [CLI, "grade", problem, answers_dir, "--format", "gradescope", "--output-dir",
-                   folder / "results"]  # fmt: skip
+        reports: list[str | Path] = [CLI, "grade", problem, answers_dir, "--format",
+                                     "gradescope", "--output-dir", folder / "results"]  # fmt: skip
         report_runs = [timed(*reports) for _ in range(rounds)]
         one: list[str | Path] = [
             CLI,
