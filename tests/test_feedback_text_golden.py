@@ -30,3 +30,12 @@ async def test_the_default_answer_is_byte_identical_to_main_s(
     response = await client.post(case["path"], json=case["request"])
     assert response.status_code == 200, response.text
     assert response.content == case["answer"].encode()
+
+
+@pytest.mark.parametrize("case", GOLDEN, ids=[case["name"] for case in GOLDEN])
+async def test_feedback_format_text_is_the_default_byte_for_byte(
+    client: httpx.AsyncClient, case: dict[str, Any]
+) -> None:
+    response = await client.post(case["path"], json={**case["request"], "feedback_format": "text"})
+    assert response.status_code == 200, response.text
+    assert response.content == case["answer"].encode()
