@@ -157,6 +157,11 @@ def _add_grade(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument(
         "--partial-credit", action="store_true", help="credit the share of correct entries"
     )
+    parser.add_argument(
+        "--feedback-format",
+        choices=["text", "html", "markdown"],
+        help="text (default), or the report drawn on the network in HTML or Markdown",
+    )
     _add_output(parser)
     parser.set_defaults(run=_offline("grade"))
 

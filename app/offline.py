@@ -112,6 +112,8 @@ def _grading_options(args: argparse.Namespace) -> dict[str, Any]:
         options["format"] = args.format
     if args.partial_credit:
         options["partial_credit"] = True
+    if args.feedback_format is not None:
+        options["feedback_format"] = args.feedback_format
     tolerance = dict(options.get("tolerance") or {})
     for name in ("rtol", "atol"):
         if getattr(args, name) is not None:

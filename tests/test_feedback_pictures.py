@@ -17,12 +17,14 @@ import json
 import re
 import xml.etree.ElementTree as ET
 from html.parser import HTMLParser
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from markdown_it import MarkdownIt
 
+from app.cli import main
 from schemas import SPEC_EXAMPLE
 from schemas.picture import MAX_LAYERS, MAX_SKIPPED, MAX_UNITS
 from tests.grading_oracle import Student, solve
@@ -600,3 +602,20 @@ def _nines(value: Any) -> Any:
     if isinstance(value, list):
         return [_nines(item) for item in value]
     return 9.0
+
+
+def test_the_command_line_draws_the_report(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "problem.json").write_text(json.dumps(SPEC_EXAMPLE))
+    (tmp_path / "answer.json").write_text(json.dumps(SIGN))
+    code = main(["grade", str(tmp_path / "problem.json"), str(tmp_path / "answer.json"),
+                 "--feedback-format", "markdown", "--format", "gradescope"])  # fmt: skip
+    results = json.loads(capsys.readouterr().out)
+    assert code == 0
+    GRADESCOPE.validate(results)
+    assert results["output_format"] == "md"
+    assert set(marked(svg_of_markdown(results["output"]))) == {
+        "layers[0].deltas",
+        "layers[1].deltas",
+    }
