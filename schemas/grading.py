@@ -197,7 +197,30 @@ class BatchGradeRequest(GradingOptions):
             if handin.id in seen:
                 _fail("duplicate_id", f'submissions[{i}].id "{handin.id}" appears twice')
             seen.add(handin.id)
+        if self.feedback_format != "text":
+            self._check_drawn_size()
         return self
+
+    def _check_drawn_size(self) -> None:
+        """A picture in every report: the class must fit picture.MAX_DRAWN_BATCH_BYTES."""
+        problem = self.problem
+        keys = all_items(len(problem.network.layers), tuple(self.quantities))
+        largest = picture.largest_report(
+            tuple(problem.widths()),
+            problem.n_samples,
+            problem.single_sample,
+            problem.layout,
+            tuple(keys),
+        )
+        fits = max(1, picture.MAX_DRAWN_BATCH_BYTES // largest)
+        if len(self.submissions) > fits:
+            _fail(
+                "too_many_drawn",
+                f"feedback_format {self.feedback_format} draws the network in every report, up "
+                f"to {largest / 1024:.0f} KB each for this problem: at most {fits} submissions "
+                f"fit in one batch, and {len(self.submissions)} were sent; grade the class in "
+                f"batches of {fits} (or with feedback_format text)",
+            )
 
 
 # The answers -------------------------------------------------------------------------------------

@@ -45,9 +45,11 @@ import hashlib
 import html
 import itertools
 import json
+import math
 import textwrap
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Literal
 
 import numpy as np
@@ -56,6 +58,7 @@ from engine import BackpropProblem, WeightLayout
 from engine.grading import ItemKey, Quantity
 from engine.grading.items import PER_SAMPLE
 from engine.types import FloatArray
+from schemas.errors import MAX_PROBLEMS
 from schemas.gradebook import Drawing, GradedItem, Rendered, Status
 
 FeedbackFormat = Literal["text", "html", "markdown"]
@@ -72,6 +75,13 @@ the picture: about 0.4 MB with every item wrong, well inside PrairieLearn's 1 MB
 MAX_SKIPPED = 12
 """Items of the layers not drawn named in their box (the wrong ones, in answer order); the
 others are counted, and the report lists them."""
+
+MAX_DRAWN_BATCH_BYTES = 192 * 2**20
+"""Drawn reports in one /v1/grade/batch answer, at most, each counted at its largest (every item
+wrong, ``largest_report``). A batch holds its reports until it answers, and the answer is as
+large again: 5,000 drawn reports of a 4-8-8-3 problem made a 284 MiB answer and took 1.1 GiB,
+more than a worker's budget (docs/deployment.md); 96 MiB keeps a batch near a text batch of
+5,000 (docs/performance.md)."""
 
 ROWS: tuple[Quantity, ...] = (
     "pre_activations",
@@ -214,6 +224,52 @@ def rendered_message(drawing: Drawing, message: str) -> Rendered:
         text = f"<p>{_e(message)}</p>"
         return Rendered("html", f'<section class="backprop-feedback">{text}</section>', text, [])
     return Rendered("markdown", _md(message) + "\n", _md(message), [])
+
+
+@lru_cache(maxsize=64)
+def largest_report(
+    widths: tuple[int, ...],
+    n_samples: int,
+    single_sample: bool,
+    layout: WeightLayout,
+    keys: tuple[ItemKey, ...],
+) -> int:
+    """Bytes a drawn report of a problem of these shapes can take, at most: its picture with
+    every item failed and MAX_PROBLEMS (20) entries
+    listed wrong, as a data: URI (the largest form, +1/3),
+    and 2 KB an item for its feedback (shown twice in a native report) and a mistake's note."""
+    weights = tuple(
+        np.ones((min(n_in, MAX_UNITS), min(n_out, MAX_UNITS)))
+        for n_in, n_out in itertools.pairwise(widths)
+    )
+    network = NetworkView(widths, ("leaky_relu",) * len(weights), weights, layout, n_samples)
+    diagnosis = (("a_mistake", "x" * 120),)
+    marks = []
+    for key in keys:
+        shape = _expected_shape(key, widths, n_samples, single_sample, layout)
+        count = math.prod(shape)
+        wrong = tuple(itertools.islice(itertools.product(*map(range, shape)), MAX_PROBLEMS))
+        marks.append(
+            Marks(key, key.name, "failed", 0.0, 1.0, wrong, count - len(wrong), True, (diagnosis,))
+        )
+    drawn = picture(network, marks, title="x" * 80)
+    return len(data_uri(drawn)) + 2048 * (len(keys) + 1)
+
+
+def _expected_shape(
+    key: ItemKey, widths: tuple[int, ...], n_samples: int, single_sample: bool, layout: WeightLayout
+) -> tuple[int, ...]:
+    """The shape of an item's array in an answer (the grader's reference has it)."""
+    if key.quantity == "loss":
+        return ()
+    n = widths[-1] if key.layer is None else widths[key.layer + 1]
+    if key.quantity in PER_SAMPLE:
+        return (n,) if single_sample else (n_samples, n)
+    if key.quantity in EDGES:
+        assert key.layer is not None
+        n_in = widths[key.layer]
+        return (n_in, n) if layout is WeightLayout.IN_OUT else (n, n_in)
+    return (n,)
 
 
 def data_uri(svg: str) -> str:

@@ -25,8 +25,16 @@ import pytest
 from markdown_it import MarkdownIt
 
 from app.cli import main
-from schemas import SPEC_EXAMPLE
-from schemas.picture import MAX_LAYERS, MAX_SKIPPED, MAX_UNITS
+from engine.grading import all_items
+from schemas import SPEC_EXAMPLE, picture
+from schemas.picture import (
+    MAX_DRAWN_BATCH_BYTES,
+    MAX_LAYERS,
+    MAX_SKIPPED,
+    MAX_UNITS,
+    largest_report,
+)
+from schemas.requests import BackpropRequest
 from tests.grading_oracle import Student, solve
 from tests.test_grading_api import GRADESCOPE, PRAIRIELEARN
 
@@ -619,3 +627,47 @@ def test_the_command_line_draws_the_report(
         "layers[0].deltas",
         "layers[1].deltas",
     }
+
+
+# A batch of drawn reports -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("sizes", [[2, 3, 2], [4, 8, 8, 3], [3, MAX_UNITS + 2, 2]])
+async def test_the_largest_report_bounds_every_drawn_report(
+    client: httpx.AsyncClient, sizes: list[int]
+) -> None:
+    """largest_report, which sizes a batch, is never less than a report is: all wrong here."""
+    body = problem(sizes, samples=2)
+    request = BackpropRequest.model_validate(body)
+    keys = tuple(all_items(len(sizes) - 1))
+    bound = largest_report(tuple(request.widths()), 2, request.single_sample, request.layout, keys)
+    answer = _nines(await solution(client, body))
+    for report_format in ("native", "gradescope", "prairielearn"):
+        for drawing in ("html", "markdown"):
+            report = await grade(
+                client, problem=body, submission=answer, format=report_format,
+                feedback_format=drawing,
+            )  # fmt: skip
+            size = len(json.dumps(report, ensure_ascii=False).encode())
+            assert bound / 2 < size <= bound, (report_format, drawing)
+
+
+async def test_a_batch_of_drawn_reports_too_large_is_refused_with_what_fits(
+    client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    request = BackpropRequest.model_validate(SPEC_EXAMPLE)
+    largest = largest_report(tuple(request.widths()), 1, False, request.layout, tuple(all_items(2)))
+    assert MAX_DRAWN_BATCH_BYTES // largest > 2000  # the worked example: a large class fits
+    monkeypatch.setattr(picture, "MAX_DRAWN_BATCH_BYTES", 3 * largest + 1)
+    handins = [{"id": str(i), "submission": SIGN} for i in range(4)]
+    body = {"problem": SPEC_EXAMPLE, "feedback_format": "html", "submissions": handins}
+    response = await client.post("/v1/grade/batch", json=body)
+    assert response.status_code == 422
+    message = response.json()["detail"][0]["msg"]
+    assert "at most 3 submissions fit in one batch, and 4 were sent" in message
+    assert (
+        await client.post("/v1/grade/batch", json=body | {"submissions": handins[:3]})
+    ).is_success
+    assert (
+        await client.post("/v1/grade/batch", json=body | {"feedback_format": "text"})
+    ).is_success
