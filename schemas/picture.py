@@ -477,17 +477,26 @@ class _Drawing:
         lines = len(column.aside) + len(column.aside_marks)
         return 0.0 if lines == 0 else 8 + lines * LINE + 6
 
+    def _slot(self, column: _Column) -> float:
+        """The height a unit's box takes in its column: the inputs' small boxes are spaced as
+        layer 1's, so that the lines leaving them, and their marks, spread out."""
+        above = self.layer_columns.get(1) if column.layer == 0 else None
+        own = self._box_height(column)
+        return own if above is None else max(own, self._box_height(above))
+
     def _column_height(self, column: _Column) -> float:
         if column.kind == "loss":
             return HEAD + ROW + 6
         if column.kind == "skipped":
             return self._aside_height(column)
-        height = len(column.units) * (self._box_height(column) + GAP) - GAP
+        height = len(column.units) * (self._slot(column) + GAP) - GAP
         aside = self._aside_height(column)
         return height + (GAP + aside if aside else 0.0)
 
     def _unit_top(self, column: _Column, unit: int) -> float:
-        return column.top + column.units.index(unit) * (self._box_height(column) + GAP)
+        slot = self._slot(column)
+        offset = (slot - self._box_height(column)) / 2
+        return column.top + column.units.index(unit) * (slot + GAP) + offset
 
     def _unit_centre(self, column: _Column, unit: int) -> float:
         return self._unit_top(column, unit) + self._box_height(column) / 2
@@ -565,7 +574,8 @@ class _Drawing:
                 parts += self._unit(column, unit)
         aside_top = column.top
         if column.kind == "layer" and column.units:
-            aside_top = self._unit_top(column, column.units[-1]) + self._box_height(column) + GAP
+            last = column.units.index(column.units[-1])
+            aside_top = column.top + (last + 1) * (self._slot(column) + GAP)
         if column.aside or column.aside_marks:
             parts += self._aside_box(column, aside_top)
         return parts
