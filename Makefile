@@ -6,7 +6,8 @@
 #   make soak   concurrent good and bad requests against a real server (SOAK_SECONDS, 60 s)
 #   make test-torch  the tests that compare answers with PyTorch autograd (installs torch)
 #   make browser-test  /playground end to end in Debian's Chromium with Playwright (installs
-#               both if missing; screenshots in test-artifacts/playground/)
+#               both if missing; screenshots in test-artifacts/playground/), and a drawn
+#               grading report (test-artifacts/pictures/)
 #   make bench  the performance benchmark of docs/performance.md (about 10 minutes; installs
 #               matplotlib, torch and apt's wrk if missing); BENCH_ARGS=--quick for a first look
 

@@ -70,7 +70,8 @@ MAX_UNITS = 16
 MAX_LAYERS = 8
 """Layers drawn; a deeper network shows its first MAX_LAYERS - 1, a box, and its output layer.
 8 is the playground's limit and the worked formulas'. With MAX_UNITS and MAX_SKIPPED it bounds
-the picture: about 0.4 MB with every item wrong, well inside PrairieLearn's 1 MB results."""
+the picture: 0.56 MB with every item wrong (0.75 MB as a data: URI), inside PrairieLearn's 1 MB
+results."""
 
 MAX_SKIPPED = 12
 """Items of the layers not drawn named in their box (the wrong ones, in answer order); the

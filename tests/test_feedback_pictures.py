@@ -578,12 +578,15 @@ async def test_wide_and_deep_networks_are_drawn_in_part_and_say_so(
 async def test_the_largest_picture_fits_prairielearn_s_1_mb(client: httpx.AsyncClient) -> None:
     """Every unit and weight that can be drawn, every item wrong with 20 entries listed, and
     many layers not drawn: their wrong items named up to MAX_SKIPPED, the others counted."""
+    full = problem([MAX_UNITS] * (MAX_LAYERS + 1), activation="tanh")  # all drawn
     body = problem([MAX_UNITS + 8] * (MAX_LAYERS + 10), activation="tanh")
-    answer = _nines(await solution(client, body))
-    results = await grade(
-        client, problem=body, submission=answer, format="prairielearn", feedback_format="markdown"
-    )
-    assert len(json.dumps(results)) < 1_000_000
+    for shapes in (full, body):
+        answer = _nines(await solution(client, shapes))
+        results = await grade(
+            client, problem=shapes, submission=answer, format="prairielearn",
+            feedback_format="markdown",
+        )  # fmt: skip
+        assert len(json.dumps(results)) < 1_000_000
     report = await grade(client, problem=body, submission=answer, feedback_format="html")
     svg = svg_in(report["rendered"])
     every = listed(report)
