@@ -209,6 +209,11 @@ def add_grading_flags(parser: argparse.ArgumentParser) -> None:
         action=argparse.BooleanOptionalAction,
         help="feedback shows the worst entry's worked formula (default: yes, with --show-expected)",
     )
+    flags.add_argument(
+        "--feedback-format",
+        choices=["text", "html", "markdown"],
+        help="text (default), or the report drawn on the network in HTML or Markdown",
+    )
 
 
 def _add_grade(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

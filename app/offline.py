@@ -263,6 +263,7 @@ def apply_flags(options: dict[str, Any], args: argparse.Namespace) -> dict[str, 
         "significant_figures": args.significant_figures,
         "follow_through": args.follow_through,
         "quantities": args.quantities,
+        "feedback_format": args.feedback_format,
     }
     options |= {name: value for name, value in flags.items() if value is not None}
     tolerance = dict(options.get("tolerance") or {})

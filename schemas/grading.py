@@ -38,9 +38,10 @@ from engine.grading import (
 )
 from engine.grading.grader import UPDATES
 from engine.grading.items import PER_SAMPLE
+from schemas import picture
 from schemas.arrays import NonNegativeFloat
 from schemas.errors import MAX_PROBLEMS, excerpt
-from schemas.gradebook import GradedItem, ReportFormat, report, unreadable
+from schemas.gradebook import GradedItem, Rendered, ReportFormat, report, summary, unreadable
 from schemas.requests import BackpropRequest
 from schemas.worked import Formula, written
 
@@ -141,6 +142,17 @@ class GradingOptions(_Strict):
         "outputs, ...) earns its points",
     )
     format: ReportFormat = Field(default="native", description="native, gradescope or prairielearn")
+    feedback_format: picture.FeedbackFormat = Field(
+        default="text",
+        description="text (the default), or html or markdown: the report drawn for people, with "
+        "an SVG of the network on which every graded item is marked (passed, failed, missing) "
+        "and every wrong entry listed is marked on its unit or weight, the mistake named. "
+        "native: items' feedback in that format and the whole report in rendered; gradescope: "
+        "output_format html or md, the picture in the top-level output; prairielearn: the "
+        "picture in images, as a data: URI (its messages stay text). HTML and Markdown hold the "
+        "SVG inline. No expected value is drawn, and with show_expected false none "
+        "appears at all (docs/grading.md)",
+    )
 
     def _check_options(self) -> None:
         work, values = self.problem.cost()
@@ -201,7 +213,30 @@ class BatchGradeRequest(GradingOptions):
             if handin.id in seen:
                 _fail("duplicate_id", f'submissions[{i}].id "{excerpt(handin.id)}" appears twice')
             seen.add(handin.id)
+        if self.feedback_format != "text":
+            self._check_drawn_size()
         return self
+
+    def _check_drawn_size(self) -> None:
+        """A picture in every report: the class must fit picture.MAX_DRAWN_BATCH_BYTES."""
+        problem = self.problem
+        keys = all_items(len(problem.network.layers), tuple(self.quantities))
+        largest = picture.largest_report(
+            tuple(problem.widths()),
+            problem.n_samples,
+            problem.single_sample,
+            problem.layout,
+            tuple(keys),
+        )
+        fits = max(1, picture.MAX_DRAWN_BATCH_BYTES // largest)
+        if len(self.submissions) > fits:
+            _fail(
+                "too_many_drawn",
+                f"feedback_format {self.feedback_format} draws the network in every report, up "
+                f"to {largest / 1024:.0f} KB each for this problem: at most {fits} submissions "
+                f"fit in one batch, and {len(self.submissions)} were sent; grade the class in "
+                f"batches of {fits} (or with feedback_format text)",
+            )
 
 
 # The answers -------------------------------------------------------------------------------------
@@ -216,16 +251,60 @@ def report_of(
     options: GradingOptions,
     warnings: Sequence[str] = (),
 ) -> dict[str, Any]:
-    """The engine's grades as one report in the format asked for, with feedback in words."""
-    items = [_graded_item(grader, g, show_expected=options.show_expected) for g in grades]
-    return report(items, options.format, warnings)
+    """The engine's grades as one report in the format asked for, with feedback in words (and
+    drawn on the network, for feedback_format html or markdown)."""
+    show_expected = options.show_expected
+    items = [_graded_item(grader, g, show_expected=show_expected) for g in grades]
+    if options.feedback_format == "text":
+        return report(items, options.format, warnings)
+    drawn = picture.rendered(
+        options.feedback_format,
+        picture.NetworkView.of(grader.problem),
+        [(item, _marks(g, show_expected)) for item, g in zip(items, grades, strict=True)],
+        summary=summary(items),
+        warnings=warnings,
+    )
+    return report(items, options.format, warnings, drawn)
 
 
 def unreadable_report(grader: Grader, options: GradingOptions, reason: str) -> dict[str, Any]:
     """The report of an answer that is not JSON at all: nothing graded, the reason said."""
     max_score = sum(grader.points.of(key) for key in grader.items)
     message = f"The answer could not be read, so it was not graded: {reason}"
-    return unreadable(message, options.format, max_score)
+    drawn: Rendered | None = None
+    if options.feedback_format != "text":
+        drawn = picture.rendered_message(options.feedback_format, message)
+    return unreadable(message, options.format, max_score, drawn)
+
+
+def _marks(grade: ItemGrade, show_expected: bool) -> picture.Marks:
+    """What the picture marks of an item: the wrong entries the report lists, and why."""
+    c = grade.comparison
+    wrong = tuple(_wrong(c)) if c is not None else ()
+    shapes = None
+    if c is None and grade.submitted_shape is not None and grade.note is None:
+        shapes = (grade.expected_shape, grade.submitted_shape)
+    worst = None
+    if show_expected and c is not None and not c.passed:
+        worst = (tuple(c.worst_index), c.expected, c.submitted)
+    return picture.Marks(
+        key=grade.key,
+        name=grade.key.name,
+        status=grade.status,
+        score=grade.score,
+        max_score=grade.max_score,
+        wrong=wrong,
+        unlisted=0 if c is None or c.passed else c.entries - c.within - len(wrong),
+        compared=c is not None,
+        diagnoses=tuple(tuple((m.id, m.description) for m in v.mistakes) for v in grade.diagnoses),
+        shapes=shapes,
+        worst=worst,
+        carry=grade.rounding.carry if grade.rounding is not None else None,
+        follow_through=(
+            ItemKey(*grade.follow_through).name if grade.follow_through is not None else None
+        ),
+        note=grade.note,
+    )
 
 
 def _graded_item(grader: Grader, grade: ItemGrade, *, show_expected: bool) -> GradedItem:
@@ -461,6 +540,11 @@ class NativeReport(BaseModel):
         description="what was not graded: keys that are not items, layers beyond the network",
     )
     items: list[NativeItem]
+    rendered: str | None = Field(
+        default=None,
+        description="feedback_format html or markdown: the whole report (summary, the picture "
+        "of the network, warnings, every item's feedback) in that format",
+    )
 
 
 class GradescopeTest(BaseModel):
@@ -469,6 +553,9 @@ class GradescopeTest(BaseModel):
     max_score: float
     status: str
     output: str
+    output_format: str | None = Field(
+        default=None, description="html or md with feedback_format html or markdown"
+    )
     visibility: str
 
 
@@ -477,6 +564,11 @@ class GradescopeResults(BaseModel):
 
     score: float
     output: str
+    output_format: str | None = Field(
+        default=None,
+        description="html or md with feedback_format html or markdown: output then holds the "
+        "summary with the picture of the network",
+    )
     tests: list[GradescopeTest]
 
 
@@ -487,12 +579,22 @@ class PrairieLearnTest(BaseModel):
     message: str
 
 
+class PrairieLearnImage(BaseModel):
+    label: str
+    url: str = Field(description="data:image/svg+xml;base64,...")
+
+
 class PrairieLearnResults(BaseModel):
     """results.json for PrairieLearn's external grader."""
 
     gradable: bool
     score: float = Field(ge=0.0, le=1.0)
     message: str
+    images: list[PrairieLearnImage] | None = Field(
+        default=None,
+        description="with feedback_format html or markdown: the picture of the network, which "
+        "<pl-external-grader-results> draws",
+    )
     tests: list[PrairieLearnTest]
 
 
