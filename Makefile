@@ -5,8 +5,8 @@
 #   make fuzz   the property tests with many more random examples (a few minutes)
 #   make soak   concurrent good and bad requests against a real server (SOAK_SECONDS, 60 s)
 #   make test-torch  the tests that compare answers with PyTorch autograd (installs torch)
-#   make browser-test  /playground end to end in Debian's Chromium with Playwright (installs
-#               both if missing; screenshots in test-artifacts/playground/)
+#   make browser-test  /playground, /docs and /redoc end to end in Debian's Chromium with
+#               Playwright, offline (installs both if missing; screenshots in test-artifacts/)
 #   make bench  the performance benchmark of docs/performance.md (about 10 minutes; installs
 #               matplotlib, torch and apt's wrk if missing); BENCH_ARGS=--quick for a first look
 

@@ -83,6 +83,7 @@ def create_app(
     app.include_router(playground.router)
     if settings.docs_enabled:
         app.include_router(docs.router)
+        app.mount(docs.ASSETS_PATH, docs.assets(), name="docs-assets")
     install_error_handler(app)
     install_openapi(app)
     app.add_middleware(
