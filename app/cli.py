@@ -23,7 +23,7 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import uvicorn
 
@@ -40,7 +40,15 @@ def serve(args: argparse.Namespace) -> int:
     # a busy 2-core machine (docs/performance.md). Set before anything imports NumPy.
     for variable in BLAS_THREAD_VARIABLES:
         os.environ.setdefault(variable, "1")
-    uvicorn.run("app.main:app", **uvicorn_options(args))
+    from app.config import SettingsError  # noqa: PLC0415 (after the BLAS threads are set)
+
+    try:  # the settings, checked here: a bad one is a line, not a traceback from each worker
+        options = uvicorn_options(args)
+    except SettingsError as exc:
+        for line in str(exc).splitlines():
+            print(f"backprop-service: {line}", file=sys.stderr)
+        return 2
+    uvicorn.run("app.main:app", **options)
     return 0
 
 
@@ -97,6 +105,36 @@ def cgroup_cpu_quota(limits: Sequence[tuple[Path, Path | None]]) -> float | None
     return None
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse's parser, saying what is wrong in one line (not the usage, then the error)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: {message} (see {self.prog} --help)\n")
+
+
+def _whole_number(what: str, variable: str, least: int, most: int | None = None) -> Any:
+    """An argparse type: a whole number in [least, most], from the flag or its variable."""
+    bounds = f"from {least} to {most}" if most is not None else f"of at least {least}"
+
+    def parse(text: str) -> int:
+        try:
+            number = int(text)
+        except ValueError:
+            number = least - 1
+        if number < least or (most is not None and number > most):
+            raise argparse.ArgumentTypeError(
+                f"{what} is {text!r} (the flag, or {variable}): expected a whole number {bounds}"
+            )
+        return number
+
+    return parse
+
+
+def _unless_zero(text: str | None) -> str | None:
+    """An environment variable's value, None when unset, empty or 0 (which mean the default)."""
+    return None if text is None or text.strip() in ("", "0") else text
+
+
 def _add_serve(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = commands.add_parser("serve", help="serve the HTTP API (the default command)")
     parser.add_argument(
@@ -104,16 +142,16 @@ def _add_serve(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         default=os.environ.get("HOST", "127.0.0.1"),
         help="interface to bind (env HOST; default 127.0.0.1)",
     )
-    parser.add_argument(
+    parser.add_argument(  # a string default is parsed by the type, when serve runs
         "--port",
-        type=int,
-        default=int(os.environ.get("PORT", "8000")),
+        type=_whole_number("the port", "PORT", 1, 65535),
+        default=os.environ.get("PORT", "8000"),
         help="port to listen on (env PORT; default 8000)",
     )
     parser.add_argument(
         "--workers",
-        type=int,
-        default=int(os.environ.get("WEB_CONCURRENCY", "0")) or available_cpus(),
+        type=_whole_number("the number of workers", "WEB_CONCURRENCY", 1),
+        default=_unless_zero(os.environ.get("WEB_CONCURRENCY")) or available_cpus(),
         help="worker processes (env WEB_CONCURRENCY; default: the CPUs this process may use)",
     )
     parser.add_argument("--access-log", action="store_true", help="log every request")
@@ -211,7 +249,7 @@ def _add_derivative(commands: argparse._SubParsersAction[argparse.ArgumentParser
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser: argparse.ArgumentParser = _Parser(
         prog="backprop-service",
         description="Backpropagation as a service: forward pass, loss, deltas and gradients.",
     )

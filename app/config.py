@@ -2,16 +2,28 @@
 
 Each limit bounds one resource before it is spent; docs/deployment.md gives the worst case they
 allow together. GET /v1/limits tells clients the values in force.
+
+A setting that is not valid, or a BACKPROP_* variable that is no setting (a typo would otherwise
+be ignored without a word), is a SettingsError: one line per setting, naming its variable, the
+value given and what is accepted, which ``backprop-service serve`` prints before exiting (and an
+import of app.main, as ``uvicorn app.main:app`` does, too).
 """
 
 from __future__ import annotations
 
+import difflib
+import json
+import os
+import typing
+from collections.abc import Mapping
 from dataclasses import fields
 from functools import lru_cache
 from typing import Annotated, Any
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from annotated_types import Gt
+from pydantic import Field, ValidationError, field_validator
+from pydantic.fields import FieldInfo
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from schemas import DEFAULT_LIMITS, Limits
 
@@ -98,9 +110,10 @@ class Settings(BaseSettings):
 
     # What is exposed
     docs_enabled: bool = Field(default=True, description="serve /docs and /openapi.json")
-    cors_origins: list[str] = Field(
+    cors_origins: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
-        description='origins allowed by CORS, as JSON: ["https://example.org"]; none by default',
+        description="origins allowed by CORS, comma-separated (https://a.example,https://b.example)"
+        ' or as a JSON list (["https://a.example"]); none by default',
     )
     telemetry_enabled: bool = Field(
         default=False,
@@ -108,6 +121,19 @@ class Settings(BaseSettings):
         "providers); off by default, since even with no provider it costs about 12 us per "
         "request, a tenth of a tiny one",
     )
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _split_list(cls, value: Any) -> Any:
+        """A list setting as people type it: comma-separated, or a JSON list."""
+        if not isinstance(value, str):
+            return value
+        if value.lstrip().startswith("["):
+            try:
+                return json.loads(value)
+            except json.JSONDecodeError as exc:
+                raise ValueError(f"not a JSON list: {exc.msg}") from None
+        return [item.strip() for item in value.split(",") if item.strip()]
 
     def limits(self) -> Limits:
         """The request shape limits these settings set."""
@@ -134,6 +160,58 @@ class Settings(BaseSettings):
         ]
 
 
+class SettingsError(ValueError):
+    """Settings that are not valid: one line per setting, which says what is accepted."""
+
+
 @lru_cache
 def get_settings() -> Settings:
-    return Settings()
+    """The environment's settings; SettingsError when one is not valid."""
+    return load_settings()
+
+
+def load_settings() -> Settings:
+    """The environment's settings, or a SettingsError saying what is wrong with them."""
+    problems = _unknown_variables(os.environ)
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        problems.extend(dict.fromkeys(_invalid(error, os.environ) for error in exc.errors()))
+    if problems:
+        raise SettingsError("\n".join(problems))
+    return settings
+
+
+def accepted(field: FieldInfo) -> str:
+    """What a setting accepts, in words: "a whole number greater than 0", "true or false"."""
+    kind, *args = typing.get_args(field.annotation) or (field.annotation,)
+    if typing.get_origin(field.annotation) is typing.Literal:
+        return "one of " + ", ".join(str(a) for a in (kind, *args))
+    if typing.get_origin(field.annotation) is list:
+        return 'a comma-separated list (a,b) or a JSON list (["a", "b"])'
+    above = next((f" greater than {m.gt}" for m in field.metadata if isinstance(m, Gt)), "")
+    words = {bool: "true or false", int: "a whole number", float: "a number", str: "text"}
+    return words.get(kind, str(kind)) + above
+
+
+def _invalid(error: Mapping[str, Any], environ: Mapping[str, str]) -> str:
+    """One line for a setting's error: its variable, the value given, what is accepted."""
+    name = str(error["loc"][0]) if error["loc"] else ""
+    field = Settings.model_fields.get(name)
+    if field is None:  # not one setting's error: say it as Pydantic does
+        return f"the settings are not valid: {error['msg']}"
+    variable = ENV_PREFIX + name.upper()
+    given = str(next((v for k, v in environ.items() if k.upper() == variable), error["input"]))
+    shown = repr(given if len(given) <= 40 else given[:37] + "...")
+    return f"{variable}={shown} is not valid: expected {accepted(field)}"
+
+
+def _unknown_variables(environ: Mapping[str, str]) -> list[str]:
+    known = [ENV_PREFIX + name.upper() for name in Settings.model_fields]
+    problems = []
+    for variable in sorted(environ):
+        if variable.upper().startswith(ENV_PREFIX) and variable.upper() not in known:
+            close = difflib.get_close_matches(variable.upper(), known, n=1, cutoff=0.8)
+            hint = f" (did you mean {close[0]}?)" if close else ""
+            problems.append(f"{variable} is not a setting{hint}: docs/deployment.md lists them")
+    return problems

@@ -19,7 +19,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.telemetry import TelemetryConfig
 
 from app import services
-from app.config import Settings, get_settings
+from app.config import Settings, SettingsError, get_settings
 from app.dependencies import make_pipeline
 from app.errors import install_error_handler
 from app.middleware import AdmissionMiddleware, BodyLimit, BodyLimitMiddleware
@@ -139,4 +139,8 @@ def _self_check() -> bool:
     return ok
 
 
-app = create_app()
+try:
+    app = create_app()
+except SettingsError as exc:  # as `backprop-service serve` says it, and no traceback
+    lines = [f"backprop-service: {line}" for line in str(exc).splitlines()]
+    raise SystemExit("\n".join(lines)) from None
