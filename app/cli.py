@@ -54,7 +54,8 @@ def serve(args: argparse.Namespace) -> int:
 
 def uvicorn_options(args: argparse.Namespace) -> dict[str, Any]:
     """uvicorn's settings for ``serve``; the benchmark serves its bare ASGI app with the same."""
-    from app.config import get_settings  # noqa: PLC0415 (after serve has set the BLAS threads)
+    from app import logs  # noqa: PLC0415 (after serve has set the BLAS threads)
+    from app.config import get_settings  # noqa: PLC0415
 
     settings = get_settings()
     return {
@@ -63,7 +64,8 @@ def uvicorn_options(args: argparse.Namespace) -> dict[str, Any]:
         "workers": args.workers,
         "loop": "uvloop",
         "http": "app.server:GuardedHttpToolsProtocol",
-        "access_log": args.access_log,
+        "access_log": False,  # the service's own, with the request's id and route (app/logs.py)
+        "log_config": logs.config(settings.log_format, access_log=args.access_log),
         "server_header": False,
         "log_level": args.log_level,
         "timeout_keep_alive": settings.keep_alive_seconds,  # kept by app/server.py's clock
@@ -154,7 +156,11 @@ def _add_serve(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         default=_unless_zero(os.environ.get("WEB_CONCURRENCY")) or available_cpus(),
         help="worker processes (env WEB_CONCURRENCY; default: the CPUs this process may use)",
     )
-    parser.add_argument("--access-log", action="store_true", help="log every request")
+    parser.add_argument(
+        "--access-log",
+        action="store_true",
+        help="log every request: route, method, path, status, duration and request id",
+    )
     parser.add_argument(
         "--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"]
     )

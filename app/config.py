@@ -18,7 +18,7 @@ import typing
 from collections.abc import Mapping
 from dataclasses import fields
 from functools import lru_cache
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from annotated_types import Gt
 from pydantic import Field, ValidationError, field_validator
@@ -114,6 +114,11 @@ class Settings(BaseSettings):
         default_factory=list,
         description="origins allowed by CORS, comma-separated (https://a.example,https://b.example)"
         ' or as a JSON list (["https://a.example"]); none by default',
+    )
+    log_format: Literal["text", "json"] = Field(
+        default="text",
+        description="the server's log lines: text, or json (one object per line with time, "
+        "level, request_id and, for requests, route, method, status and duration_ms)",
     )
     telemetry_enabled: bool = Field(
         default=False,

@@ -23,6 +23,7 @@ from app.config import Settings, SettingsError, get_settings
 from app.dependencies import make_pipeline
 from app.errors import install_error_handler
 from app.middleware import AdmissionMiddleware, BodyLimit, BodyLimitMiddleware
+from app.observability import RequestIdMiddleware
 from app.openapi import COMMON_ERRORS, install_openapi
 from app.routes import catalog, derivatives, docs, grading, health, network, playground
 from engine import calculus
@@ -103,12 +104,14 @@ def create_app(
         max_in_flight=settings.max_in_flight,
         retry_after=settings.retry_after_seconds,
     )
+    app.add_middleware(RequestIdMiddleware)  # outside the others: their refusals get an id too
     if settings.cors_origins:  # outermost, so that a browser can read the refusals too
         app.add_middleware(
             CORSMiddleware,
             allow_origins=settings.cors_origins,
             allow_methods=["GET", "POST"],
-            allow_headers=["content-type"],
+            allow_headers=["content-type", "x-request-id"],
+            expose_headers=["x-request-id"],
         )
     return app
 

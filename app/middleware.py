@@ -43,7 +43,8 @@ class AdmissionMiddleware:
             await self.app(scope, receive, send)
             return
         if self.in_flight >= self.max_in_flight:
-            busy = Busy(f"{self.max_in_flight} requests in flight", self.retry_after)
+            busy = Busy(f"{self.max_in_flight} requests in flight", self.retry_after,
+                        limit="max_in_flight")  # fmt: skip
             await refuse(busy, scope, receive, send)
             return
         self.in_flight += 1

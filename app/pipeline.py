@@ -80,7 +80,9 @@ class ComputePool:
         with anyio.move_on_after(self.wait_seconds) as timer:
             await self._limiter.acquire()
         if timer.cancelled_caught:
-            raise Busy(f"{self.threads} requests computing", self.retry_after)
+            raise Busy(
+                f"{self.threads} requests computing", self.retry_after, "compute_wait_seconds"
+            )
         try:
             return await anyio.to_thread.run_sync(work)
         finally:
