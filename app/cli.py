@@ -20,8 +20,11 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import shutil
 import sys
-from collections.abc import Callable, Sequence
+import tempfile
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -44,12 +47,59 @@ def serve(args: argparse.Namespace) -> int:
 
     try:  # the settings, checked here: a bad one is a line, not a traceback from each worker
         options = uvicorn_options(args)
-    except SettingsError as exc:
+        with metrics_directory(args.workers):
+            uvicorn.run("app.main:app", **options)
+    except (SettingsError, MetricsDirectoryError) as exc:
         for line in str(exc).splitlines():
             print(f"backprop-service: {line}", file=sys.stderr)
         return 2
-    uvicorn.run("app.main:app", **options)
     return 0
+
+
+MULTIPROC_DIR = "PROMETHEUS_MULTIPROC_DIR"
+
+
+class MetricsDirectoryError(OSError):
+    """No directory for the metrics of several workers."""
+
+
+@contextmanager
+def metrics_directory(workers: int) -> Iterator[None]:
+    """Where several worker processes keep their metrics, for /metrics to add them up
+    (prometheus-client's multiprocess mode, app/metrics.py): PROMETHEUS_MULTIPROC_DIR when it is
+    set, emptied of an earlier run's files first, as prometheus-client asks; otherwise, with
+    more than one worker, a temporary directory made here (in /dev/shm when there is no
+    writable temporary directory, as in a read-only container) and removed at the end."""
+    given = os.environ.get(MULTIPROC_DIR)
+    if given:
+        if not Path(given).is_dir():
+            raise MetricsDirectoryError(f"{MULTIPROC_DIR}={given!r} is not a directory")
+        for stale in Path(given).glob("*.db"):
+            stale.unlink()
+        yield
+        return
+    if workers == 1:  # one process keeps its metrics in memory
+        yield
+        return
+    path = _temporary_directory("backprop-metrics-")
+    os.environ[MULTIPROC_DIR] = path  # the workers inherit it
+    try:
+        yield
+    finally:
+        del os.environ[MULTIPROC_DIR]
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def _temporary_directory(prefix: str) -> str:
+    for where in (None, "/dev/shm"):  # noqa: S108 (mkdtemp makes a new directory, mode 700)
+        try:
+            return tempfile.mkdtemp(prefix=prefix, dir=where)
+        except OSError:
+            continue
+    raise MetricsDirectoryError(
+        "several workers need a writable directory for their metrics: set "
+        f"{MULTIPROC_DIR}, or give the server a writable /tmp (or /dev/shm)"
+    )
 
 
 def uvicorn_options(args: argparse.Namespace) -> dict[str, Any]:

@@ -115,6 +115,9 @@ class Settings(BaseSettings):
         description="origins allowed by CORS, comma-separated (https://a.example,https://b.example)"
         ' or as a JSON list (["https://a.example"]); none by default',
     )
+    metrics_enabled: bool = Field(
+        default=True, description="serve GET /metrics (Prometheus' text format)"
+    )
     log_format: Literal["text", "json"] = Field(
         default="text",
         description="the server's log lines: text, or json (one object per line with time, "

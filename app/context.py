@@ -1,6 +1,6 @@
 """The request being answered, as any layer may need to know it: its id, and the limit it hit.
 
-RequestIdMiddleware (app/observability.py) starts a ``RequestRecord`` for every HTTP request in
+RequestIdMiddleware (app/request_ids.py) starts a ``RequestRecord`` for every HTTP request in
 a context variable, so that it follows the request into its routes, its dependencies, its
 exception handlers and its compute threads (anyio copies the context into a worker thread):
 

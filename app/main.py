@@ -22,10 +22,12 @@ from app import services
 from app.config import Settings, SettingsError, get_settings
 from app.dependencies import make_pipeline
 from app.errors import install_error_handler
+from app.metrics import Metrics, MetricsMiddleware
 from app.middleware import AdmissionMiddleware, BodyLimit, BodyLimitMiddleware
-from app.observability import RequestIdMiddleware
 from app.openapi import COMMON_ERRORS, install_openapi
+from app.request_ids import RequestIdMiddleware
 from app.routes import catalog, derivatives, docs, grading, health, network, playground
+from app.routes import metrics as metrics_route
 from engine import calculus
 
 logger = logging.getLogger("backprop_service")
@@ -56,13 +58,17 @@ def create_app(
     """
     settings = settings or get_settings()
 
+    metrics = Metrics()
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        metrics.started()
         # the SymPy workers start now, so that no verdict depends on how long the server is up
         app.state.ready = _self_check() and await anyio.to_thread.run_sync(calculus.warm_up)
         _settle_garbage_collector()
         yield
         app.state.ready = False
+        metrics.stopped()
 
     app = FastAPI(
         title="backprop-service",
@@ -77,11 +83,14 @@ def create_app(
         dependencies=list(dependencies) or None,
     )
     app.state.settings = settings
-    app.state.pipeline = make_pipeline(settings)
+    app.state.pipeline = make_pipeline(settings, on_compute_wait=metrics.compute_wait.observe)
+    app.state.metrics = metrics
     app.state.ready = False
     for router in ROUTERS:
         app.include_router(router)
     app.include_router(playground.router)
+    if settings.metrics_enabled:
+        app.include_router(metrics_route.router)
     if settings.docs_enabled:
         app.include_router(docs.router)
         app.mount(docs.ASSETS_PATH, docs.assets(), name="docs-assets")
@@ -104,6 +113,7 @@ def create_app(
         max_in_flight=settings.max_in_flight,
         retry_after=settings.retry_after_seconds,
     )
+    app.add_middleware(MetricsMiddleware, metrics=metrics)  # counts the refusals above too
     app.add_middleware(RequestIdMiddleware)  # outside the others: their refusals get an id too
     if settings.cors_origins:  # outermost, so that a browser can read the refusals too
         app.add_middleware(
