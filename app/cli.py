@@ -1,5 +1,6 @@
 """The ``backprop-service`` command.
 
+    backprop-service --version
     backprop-service [serve] [--host H] [--port P] [--workers N] [--access-log]
     backprop-service grade PROBLEM.json SUBMISSION.json [--format F] [--output FILE]
     backprop-service problem --seed N [--layers 2 3 2] [--solution] [--output FILE]
@@ -157,6 +158,19 @@ def cgroup_cpu_quota(limits: Sequence[tuple[Path, Path | None]]) -> float | None
     return None
 
 
+class _Version(argparse.Action):
+    """--version: the installed version, looked up only when asked for."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, **kwargs: Any) -> None:
+        super().__init__(option_strings, dest, nargs=0, **kwargs)
+
+    def __call__(self, parser: argparse.ArgumentParser, *args: Any, **kwargs: Any) -> None:
+        from app.version import service_version  # noqa: PLC0415 (only when asked)
+
+        print(f"{parser.prog} {service_version()}")
+        parser.exit()
+
+
 class _Parser(argparse.ArgumentParser):
     """argparse's parser, saying what is wrong in one line (not the usage, then the error)."""
 
@@ -309,6 +323,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="backprop-service",
         description="Backpropagation as a service: forward pass, loss, deltas and gradients.",
     )
+    parser.add_argument("--version", action=_Version, help="print the version and exit")
     commands = parser.add_subparsers(title="commands", metavar="COMMAND")
     _add_serve(commands)
     _add_grade(commands)
@@ -321,7 +336,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
-    if not args_list or (args_list[0].startswith("-") and args_list[0] not in ("-h", "--help")):
+    if not args_list or (
+        args_list[0].startswith("-") and args_list[0] not in ("-h", "--help", "--version")
+    ):
         args_list.insert(0, "serve")
     args = parser.parse_args(args_list)
     run: Command = args.run

@@ -28,6 +28,7 @@ from app.openapi import COMMON_ERRORS, install_openapi
 from app.request_ids import RequestIdMiddleware
 from app.routes import catalog, derivatives, docs, grading, health, network, playground
 from app.routes import metrics as metrics_route
+from app.version import service_version
 from engine import calculus
 
 logger = logging.getLogger("backprop_service")
@@ -72,7 +73,7 @@ def create_app(
 
     app = FastAPI(
         title="backprop-service",
-        version="1.0.0",
+        version=service_version(),
         description=DESCRIPTION,
         lifespan=lifespan,
         docs_url=None,  # served by app/routes/docs.py, after the API's routes

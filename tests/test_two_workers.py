@@ -115,6 +115,15 @@ def test_both_workers_log_json_lines_with_the_request_id(server: Server) -> None
     assert all(e["request_id"] == "-" for e in started)
 
 
+@pytest.mark.parametrize("path", ["/healthz", "/readyz"])
+def test_head_on_the_health_probes_is_200_without_a_body(server: Server, path: str) -> None:
+    with httpx.Client() as client:
+        head = client.head(f"{server.url}{path}", headers={"x-request-id": "probe-1"})
+    assert head.status_code == 200
+    assert head.content == b""
+    assert head.headers["x-request-id"] == "probe-1"
+
+
 def live_gauge_pids(directory: Path) -> set[int]:
     return {int(f.stem.rsplit("_", 1)[1]) for f in directory.glob("gauge_live*_*.db")}
 
