@@ -108,6 +108,20 @@ class Settings(BaseSettings):
         default=20, description="seconds given to requests in flight when the server stops"
     )
 
+    # Compression
+    gzip_minimum_bytes: PositiveInt = Field(
+        default=4096,
+        description="answers of at least this many bytes are gzip-compressed for clients that "
+        "accept gzip (Accept-Encoding)",
+    )
+    gzip_level: int = Field(
+        default=1,
+        ge=0,
+        le=9,
+        description="the compression level of gzip answers: 1 is the fastest, 9 the smallest; "
+        "0 sends every answer uncompressed",
+    )
+
     # What is exposed
     docs_enabled: bool = Field(default=True, description="serve /docs and /openapi.json")
     cors_origins: Annotated[list[str], NoDecode] = Field(

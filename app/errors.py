@@ -137,8 +137,11 @@ async def handle_error(request: Request, exc: Exception) -> Response:
 
 
 def http_error_response(exc: HTTPException) -> Response:
-    """An HTTPException in the one error shape, with its headers (Retry-After, say)."""
-    type_ = _HTTP_TYPES.get(exc.status_code, f"http_{exc.status_code}")
+    """An HTTPException in the one error shape, with its headers (Retry-After, say); its
+    ``type`` attribute, when it has one, is the problem's type."""
+    type_: str = getattr(exc, "type", None) or _HTTP_TYPES.get(
+        exc.status_code, f"http_{exc.status_code}"
+    )
     limit: str | None = getattr(exc, "limit", None)
     if limit is not None:
         context.note_refusal(limit)

@@ -16,9 +16,11 @@ from contextlib import asynccontextmanager
 import anyio.to_thread
 from fastapi import FastAPI, params
 from fastapi.middleware.cors import CORSMiddleware
+from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.telemetry import TelemetryConfig
 
 from app import services
+from app.compression import GzipRequestMiddleware
 from app.config import Settings, SettingsError, get_settings
 from app.dependencies import make_pipeline
 from app.errors import install_error_handler
@@ -109,11 +111,18 @@ def create_app(
             ),
         },
     )
+    app.add_middleware(GzipRequestMiddleware)  # outside the body limits: they count inflated bytes
     app.add_middleware(
         AdmissionMiddleware,
         max_in_flight=settings.max_in_flight,
         retry_after=settings.retry_after_seconds,
     )
+    if settings.gzip_level:
+        app.add_middleware(
+            GZipMiddleware,
+            minimum_size=settings.gzip_minimum_bytes,
+            compresslevel=settings.gzip_level,
+        )
     app.add_middleware(MetricsMiddleware, metrics=metrics)  # counts the refusals above too
     app.add_middleware(RequestIdMiddleware)  # outside the others: their refusals get an id too
     if settings.cors_origins:  # outermost, so that a browser can read the refusals too

@@ -18,6 +18,7 @@ import httpx
 import pytest
 
 from schemas import SPEC_EXAMPLE
+from tests.test_compression import BOMB
 from tests.test_metrics import parse, requests_by, value
 from tests.test_server import free_port
 
@@ -122,6 +123,25 @@ def test_head_on_the_health_probes_is_200_without_a_body(server: Server, path: s
     assert head.status_code == 200
     assert head.content == b""
     assert head.headers["x-request-id"] == "probe-1"
+
+
+def peak_rss_mib(pid: int) -> float:
+    """The most resident memory a process has had (VmHWM), in MiB."""
+    status = Path(f"/proc/{pid}/status").read_text()
+    (kib,) = (line.split()[1] for line in status.splitlines() if line.startswith("VmHWM:"))
+    return int(kib) / 1024
+
+
+def test_a_1_gib_gzip_bomb_is_refused_within_the_body_limit(server: Server) -> None:
+    workers = server.workers()
+    before = {pid: peak_rss_mib(pid) for pid in workers}
+    with httpx.Client(timeout=60) as client:
+        answer = client.post(f"{server.url}/v1/backprop", content=BOMB, headers={
+            "content-type": "application/json", "content-encoding": "gzip"})  # fmt: skip
+    assert answer.status_code == 413
+    assert "max_body_bytes = 33,554,432 bytes" in answer.json()["detail"][0]["msg"]
+    growth = max(peak_rss_mib(pid) - before[pid] for pid in workers)
+    assert growth < 32 + 32, f"a worker's peak memory grew by {growth:.0f} MiB"
 
 
 def live_gauge_pids(directory: Path) -> set[int]:
