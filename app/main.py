@@ -16,11 +16,10 @@ from contextlib import asynccontextmanager
 import anyio.to_thread
 from fastapi import FastAPI, params
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.telemetry import TelemetryConfig
 
 from app import services
-from app.compression import GzipRequestMiddleware
+from app.compression import GzipAnswerMiddleware, GzipRequestMiddleware
 from app.config import Settings, SettingsError, get_settings
 from app.dependencies import make_pipeline
 from app.errors import install_error_handler
@@ -119,9 +118,10 @@ def create_app(
     )
     if settings.gzip_level:
         app.add_middleware(
-            GZipMiddleware,
+            GzipAnswerMiddleware,
             minimum_size=settings.gzip_minimum_bytes,
             compresslevel=settings.gzip_level,
+            exclude_content_types=("image/*", "font/*"),  # already compressed, or tiny
         )
     app.add_middleware(MetricsMiddleware, metrics=metrics)  # counts the refusals above too
     app.add_middleware(RequestIdMiddleware)  # outside the others: their refusals get an id too

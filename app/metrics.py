@@ -110,6 +110,10 @@ class Metrics:
             registry=registry,
             multiprocess_mode="livesum",
         )
+        self.requests_in_flight = 0
+        """One process's count, read at a scrape (several processes write the gauge's file)."""
+        if not self.multiprocess:
+            self.in_flight.set_function(lambda: self.requests_in_flight)
         self.refusals = Counter(
             "backprop_refusals",
             "Requests refused by a limit, by the limit's name and the status answered",
@@ -202,12 +206,16 @@ class MetricsMiddleware:
                 status = message["status"]
             await send(message)
 
-        in_flight = self.metrics.in_flight
-        in_flight.inc()
+        metrics = self.metrics
+        if metrics.multiprocess:
+            metrics.in_flight.inc()
+        metrics.requests_in_flight += 1
         try:
             await self.app(scope, receive, send_with_status)
         finally:
-            in_flight.dec()
+            metrics.requests_in_flight -= 1
+            if metrics.multiprocess:
+                metrics.in_flight.dec()
             self._record(scope, status, time.perf_counter() - start)
 
     def _record(self, scope: Scope, status: int, seconds: float) -> None:

@@ -102,12 +102,15 @@ async def chunks(count: int, chunk: bytes) -> Any:
 
 @pytest.mark.anyio
 async def test_requests_in_flight_are_counted_while_they_are_answered() -> None:
-    async with app_client(Settings()) as client, anyio.create_task_group() as tasks:
-        for _ in range(2):
-            tasks.start_soon(lambda: client.post("/v1/backprop", content=slow_body(), headers=JSON))
-        await anyio.sleep(0.2)
-        during = await scrape(client)
-        await anyio.sleep(0.5)
+    async with app_client(Settings()) as client:
+        async with anyio.create_task_group() as tasks:
+            for _ in range(2):
+                tasks.start_soon(
+                    lambda: client.post("/v1/backprop", content=slow_body(20), headers=JSON)
+                )
+            with anyio.fail_after(5):  # both slow requests have arrived (2 s of body to come)
+                while value(during := await scrape(client), "backprop_http_requests_in_flight") < 3:
+                    await anyio.sleep(0.02)
         after = await scrape(client)
     assert value(during, "backprop_http_requests_in_flight") == 3  # two, and the scrape
     assert value(after, "backprop_http_requests_in_flight") == 1
