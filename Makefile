@@ -7,9 +7,9 @@
 #   make hostile  the hardening attacks (slow readers, heavy answers, echoes, floods, heads)
 #               against `backprop-service serve --workers 1`, pass or fail each (about 40 s)
 #   make test-torch  the tests that compare answers with PyTorch autograd (installs torch)
-#   make browser-test  /playground end to end in Debian's Chromium with Playwright (installs
-#               both if missing; screenshots in test-artifacts/playground/), and a drawn
-#               grading report (test-artifacts/pictures/)
+#   make browser-test  /playground, /docs and /redoc end to end in Debian's Chromium with
+#               Playwright, offline (installs both if missing; screenshots in
+#               test-artifacts/), and a drawn grading report (test-artifacts/pictures/)
 #   make bench  the performance benchmark of docs/performance.md (about 10 minutes; installs
 #               matplotlib, torch and apt's wrk if missing); BENCH_ARGS=--quick for a first look
 #   make py310-test, py312-test  `pip install .` into a fresh venv of that Python (pyenv's, or

@@ -1,5 +1,6 @@
 """The ``backprop-service`` command.
 
+    backprop-service --version
     backprop-service [serve] [--host H] [--port P] [--workers N] [--access-log]
     backprop-service grade PROBLEM.json ANSWER.json|FOLDER [--format F] [--output FILE]
                      [--output-dir DIR] [a flag for every grading option]
@@ -25,10 +26,13 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import shutil
 import sys
-from collections.abc import Callable, Sequence
+import tempfile
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager, suppress
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 Command = Callable[[argparse.Namespace], int]
 
@@ -56,13 +60,67 @@ def serve(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return EXIT_NO_SERVER
-    uvicorn.run("app.main:app", **uvicorn_options(args))
+    from app.config import SettingsError  # noqa: PLC0415 (after the BLAS threads are set)
+
+    try:  # the settings, checked here: a bad one is a line, not a traceback from each worker
+        options = uvicorn_options(args)
+        with metrics_directory(args.workers):
+            uvicorn.run("app.main:app", **options)
+    except (SettingsError, MetricsDirectoryError) as exc:
+        for line in str(exc).splitlines():
+            print(f"backprop-service: {line}", file=sys.stderr)
+        return 2
     return 0
+
+
+MULTIPROC_DIR = "PROMETHEUS_MULTIPROC_DIR"
+
+
+class MetricsDirectoryError(OSError):
+    """No directory for the metrics of several workers."""
+
+
+@contextmanager
+def metrics_directory(workers: int) -> Iterator[None]:
+    """Where several worker processes keep their metrics, for /metrics to add them up
+    (prometheus-client's multiprocess mode, app/metrics.py): PROMETHEUS_MULTIPROC_DIR when it is
+    set, emptied of an earlier run's files first, as prometheus-client asks; otherwise, with
+    more than one worker, a temporary directory made here (in /dev/shm when there is no
+    writable temporary directory, as in a read-only container) and removed at the end."""
+    given = os.environ.get(MULTIPROC_DIR)
+    if given:
+        if not Path(given).is_dir():
+            raise MetricsDirectoryError(f"{MULTIPROC_DIR}={given!r} is not a directory")
+        for stale in Path(given).glob("*.db"):
+            stale.unlink()
+        yield
+        return
+    if workers == 1:  # one process keeps its metrics in memory
+        yield
+        return
+    path = _temporary_directory("backprop-metrics-")
+    os.environ[MULTIPROC_DIR] = path  # the workers inherit it
+    try:
+        yield
+    finally:
+        del os.environ[MULTIPROC_DIR]
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def _temporary_directory(prefix: str) -> str:
+    for where in (None, "/dev/shm"):  # noqa: S108 (mkdtemp makes a new directory, mode 700)
+        with suppress(OSError):
+            return tempfile.mkdtemp(prefix=prefix, dir=where)
+    raise MetricsDirectoryError(
+        "several workers need a writable directory for their metrics: set "
+        f"{MULTIPROC_DIR}, or give the server a writable /tmp (or /dev/shm)"
+    )
 
 
 def uvicorn_options(args: argparse.Namespace) -> dict[str, Any]:
     """uvicorn's settings for ``serve``; the benchmark serves its bare ASGI app with the same."""
-    from app.config import get_settings  # noqa: PLC0415 (after serve has set the BLAS threads)
+    from app import logs  # noqa: PLC0415 (after serve has set the BLAS threads)
+    from app.config import get_settings  # noqa: PLC0415
 
     settings = get_settings()
     return {
@@ -71,7 +129,8 @@ def uvicorn_options(args: argparse.Namespace) -> dict[str, Any]:
         "workers": args.workers,
         "loop": "uvloop",
         "http": "app.server:GuardedHttpToolsProtocol",
-        "access_log": args.access_log,
+        "access_log": False,  # the service's own, with the request's id and route (app/logs.py)
+        "log_config": logs.config(settings.log_format, access_log=args.access_log),
         "server_header": False,
         "log_level": args.log_level,
         "timeout_keep_alive": settings.keep_alive_seconds,  # kept by app/server.py's clock
@@ -113,6 +172,49 @@ def cgroup_cpu_quota(limits: Sequence[tuple[Path, Path | None]]) -> float | None
     return None
 
 
+class _Version(argparse.Action):
+    """--version: the installed version, looked up only when asked for."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, **kwargs: Any) -> None:
+        super().__init__(option_strings, dest, nargs=0, **kwargs)
+
+    def __call__(self, parser: argparse.ArgumentParser, *args: Any, **kwargs: Any) -> None:
+        from app.version import service_version  # noqa: PLC0415 (only when asked)
+
+        print(f"{parser.prog} {service_version()}")
+        parser.exit()
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse's parser, saying what is wrong in one line (not the usage, then the error)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: {message} (see {self.prog} --help)\n")
+
+
+def _whole_number(what: str, variable: str, least: int, most: int | None = None) -> Any:
+    """An argparse type: a whole number in [least, most], from the flag or its variable."""
+    bounds = f"from {least} to {most}" if most is not None else f"of at least {least}"
+
+    def parse(text: str) -> int:
+        try:
+            number = int(text)
+        except ValueError:
+            number = least - 1
+        if number < least or (most is not None and number > most):
+            raise argparse.ArgumentTypeError(
+                f"{what} is {text!r} (the flag, or {variable}): expected a whole number {bounds}"
+            )
+        return number
+
+    return parse
+
+
+def _unless_zero(text: str | None) -> str | None:
+    """An environment variable's value, None when unset, empty or 0 (which mean the default)."""
+    return None if text is None or text.strip() in ("", "0") else text
+
+
 def _add_serve(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = commands.add_parser("serve", help="serve the HTTP API (the default command)")
     parser.add_argument(
@@ -120,19 +222,23 @@ def _add_serve(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         default=os.environ.get("HOST", "127.0.0.1"),
         help="interface to bind (env HOST; default 127.0.0.1)",
     )
-    parser.add_argument(
+    parser.add_argument(  # a string default is parsed by the type, when serve runs
         "--port",
-        type=int,
-        default=int(os.environ.get("PORT", "8000")),
+        type=_whole_number("the port", "PORT", 1, 65535),
+        default=os.environ.get("PORT", "8000"),
         help="port to listen on (env PORT; default 8000)",
     )
     parser.add_argument(
         "--workers",
-        type=int,
-        default=int(os.environ.get("WEB_CONCURRENCY", "0")) or available_cpus(),
+        type=_whole_number("the number of workers", "WEB_CONCURRENCY", 1),
+        default=_unless_zero(os.environ.get("WEB_CONCURRENCY")) or available_cpus(),
         help="worker processes (env WEB_CONCURRENCY; default: the CPUs this process may use)",
     )
-    parser.add_argument("--access-log", action="store_true", help="log every request")
+    parser.add_argument(
+        "--access-log",
+        action="store_true",
+        help="log every request: route, method, path, status, duration and request id",
+    )
     parser.add_argument(
         "--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"]
     )
@@ -369,10 +475,11 @@ def _add_derivative(commands: argparse._SubParsersAction[argparse.ArgumentParser
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser: argparse.ArgumentParser = _Parser(
         prog="backprop-service",
         description="Backpropagation as a service: forward pass, loss, deltas and gradients.",
     )
+    parser.add_argument("--version", action=_Version, help="print the version and exit")
     commands = parser.add_subparsers(title="commands", metavar="COMMAND")
     _add_serve(commands)
     _add_grade(commands)
@@ -387,7 +494,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
-    if not args_list or (args_list[0].startswith("-") and args_list[0] not in ("-h", "--help")):
+    if not args_list or (
+        args_list[0].startswith("-") and args_list[0] not in ("-h", "--help", "--version")
+    ):
         args_list.insert(0, "serve")
     args = parser.parse_args(args_list)
     run: Command = args.run

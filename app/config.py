@@ -2,16 +2,28 @@
 
 Each limit bounds one resource before it is spent; docs/deployment.md gives the worst case they
 allow together. GET /v1/limits tells clients the values in force.
+
+A setting that is not valid, or a BACKPROP_* variable that is no setting (a typo would otherwise
+be ignored without a word), is a SettingsError: one line per setting, naming its variable, the
+value given and what is accepted, which ``backprop-service serve`` prints before exiting (and an
+import of app.main, as ``uvicorn app.main:app`` does, too).
 """
 
 from __future__ import annotations
 
+import difflib
+import json
+import os
+import typing
+from collections.abc import Mapping
 from dataclasses import fields
 from functools import lru_cache
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from annotated_types import Gt
+from pydantic import Field, ValidationError, field_validator
+from pydantic.fields import FieldInfo
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from schemas import DEFAULT_LIMITS, Limits
 
@@ -96,11 +108,34 @@ class Settings(BaseSettings):
         default=20, description="seconds given to requests in flight when the server stops"
     )
 
+    # Compression
+    gzip_minimum_bytes: PositiveInt = Field(
+        default=4096,
+        description="answers of at least this many bytes are gzip-compressed for clients that "
+        "accept gzip (Accept-Encoding)",
+    )
+    gzip_level: int = Field(
+        default=1,
+        ge=0,
+        le=9,
+        description="the compression level of gzip answers: 1 is the fastest, 9 the smallest; "
+        "0 sends every answer uncompressed",
+    )
+
     # What is exposed
     docs_enabled: bool = Field(default=True, description="serve /docs and /openapi.json")
-    cors_origins: list[str] = Field(
+    cors_origins: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
-        description='origins allowed by CORS, as JSON: ["https://example.org"]; none by default',
+        description="origins allowed by CORS, comma-separated (https://a.example,https://b.example)"
+        ' or as a JSON list (["https://a.example"]); none by default',
+    )
+    metrics_enabled: bool = Field(
+        default=True, description="serve GET /metrics (Prometheus' text format)"
+    )
+    log_format: Literal["text", "json"] = Field(
+        default="text",
+        description="the server's log lines: text, or json (one object per line with time, "
+        "level, request_id and, for requests, route, method, status and duration_ms)",
     )
     telemetry_enabled: bool = Field(
         default=False,
@@ -108,6 +143,19 @@ class Settings(BaseSettings):
         "providers); off by default, since even with no provider it costs about 12 us per "
         "request, a tenth of a tiny one",
     )
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _split_list(cls, value: Any) -> Any:
+        """A list setting as people type it: comma-separated, or a JSON list."""
+        if not isinstance(value, str):
+            return value
+        if value.lstrip().startswith("["):
+            try:
+                return json.loads(value)
+            except json.JSONDecodeError as exc:
+                raise ValueError(f"not a JSON list: {exc.msg}") from None
+        return [item.strip() for item in value.split(",") if item.strip()]
 
     def limits(self) -> Limits:
         """The request shape limits these settings set."""
@@ -134,6 +182,58 @@ class Settings(BaseSettings):
         ]
 
 
+class SettingsError(ValueError):
+    """Settings that are not valid: one line per setting, which says what is accepted."""
+
+
 @lru_cache
 def get_settings() -> Settings:
-    return Settings()
+    """The environment's settings; SettingsError when one is not valid."""
+    return load_settings()
+
+
+def load_settings() -> Settings:
+    """The environment's settings, or a SettingsError saying what is wrong with them."""
+    problems = _unknown_variables(os.environ)
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        problems.extend(dict.fromkeys(_invalid(error, os.environ) for error in exc.errors()))
+    if problems:
+        raise SettingsError("\n".join(problems))
+    return settings
+
+
+def accepted(field: FieldInfo) -> str:
+    """What a setting accepts, in words: "a whole number greater than 0", "true or false"."""
+    kind, *args = typing.get_args(field.annotation) or (field.annotation,)
+    if typing.get_origin(field.annotation) is typing.Literal:
+        return "one of " + ", ".join(str(a) for a in (kind, *args))
+    if typing.get_origin(field.annotation) is list:
+        return 'a comma-separated list (a,b) or a JSON list (["a", "b"])'
+    above = next((f" greater than {m.gt}" for m in field.metadata if isinstance(m, Gt)), "")
+    words = {bool: "true or false", int: "a whole number", float: "a number", str: "text"}
+    return words.get(kind, str(kind)) + above
+
+
+def _invalid(error: Mapping[str, Any], environ: Mapping[str, str]) -> str:
+    """One line for a setting's error: its variable, the value given, what is accepted."""
+    name = str(error["loc"][0]) if error["loc"] else ""
+    field = Settings.model_fields.get(name)
+    if field is None:  # not one setting's error: say it as Pydantic does
+        return f"the settings are not valid: {error['msg']}"
+    variable = ENV_PREFIX + name.upper()
+    given = str(next((v for k, v in environ.items() if k.upper() == variable), error["input"]))
+    shown = repr(given if len(given) <= 40 else given[:37] + "...")
+    return f"{variable}={shown} is not valid: expected {accepted(field)}"
+
+
+def _unknown_variables(environ: Mapping[str, str]) -> list[str]:
+    known = [ENV_PREFIX + name.upper() for name in Settings.model_fields]
+    problems = []
+    for variable in sorted(environ):
+        if variable.upper().startswith(ENV_PREFIX) and variable.upper() not in known:
+            close = difflib.get_close_matches(variable.upper(), known, n=1, cutoff=0.8)
+            hint = f" (did you mean {close[0]}?)" if close else ""
+            problems.append(f"{variable} is not a setting{hint}: docs/deployment.md lists them")
+    return problems

@@ -7,6 +7,7 @@ also works on its own.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import cache
 from typing import Annotated
 
@@ -16,13 +17,19 @@ from app.config import Settings, get_settings
 from app.pipeline import ComputePool, Pipeline
 
 
-def make_pipeline(settings: Settings) -> Pipeline:
-    """The limits and compute threads these settings set."""
+def make_pipeline(
+    settings: Settings, *, on_compute_wait: Callable[[float], None] | None = None
+) -> Pipeline:
+    """The limits and compute threads these settings set; on_compute_wait is told how long
+    each request waited for a compute thread."""
     return Pipeline(
         settings.limits(),
         settings.max_body_values,
         ComputePool(
-            settings.compute_threads, settings.compute_wait_seconds, settings.retry_after_seconds
+            settings.compute_threads,
+            settings.compute_wait_seconds,
+            settings.retry_after_seconds,
+            on_compute_wait,
         ),
     )
 

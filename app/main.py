@@ -19,12 +19,17 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.telemetry import TelemetryConfig
 
 from app import services
-from app.config import Settings, get_settings
+from app.compression import GzipAnswerMiddleware, GzipRequestMiddleware
+from app.config import Settings, SettingsError, get_settings
 from app.dependencies import make_pipeline
 from app.errors import install_error_handler
+from app.metrics import Metrics, MetricsMiddleware
 from app.middleware import AdmissionMiddleware, BodyLimit, BodyLimitMiddleware
 from app.openapi import COMMON_ERRORS, install_openapi
+from app.request_ids import RequestIdMiddleware
 from app.routes import catalog, derivatives, docs, grading, health, network, playground
+from app.routes import metrics as metrics_route
+from app.version import service_version
 from engine import calculus
 
 logger = logging.getLogger("backprop_service")
@@ -55,17 +60,21 @@ def create_app(
     """
     settings = settings or get_settings()
 
+    metrics = Metrics()
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        metrics.started()
         # the SymPy workers start now, so that no verdict depends on how long the server is up
         app.state.ready = _self_check() and await anyio.to_thread.run_sync(calculus.warm_up)
         _settle_garbage_collector()
         yield
         app.state.ready = False
+        metrics.stopped()
 
     app = FastAPI(
         title="backprop-service",
-        version="1.0.0",
+        version=service_version(),
         description=DESCRIPTION,
         lifespan=lifespan,
         docs_url=None,  # served by app/routes/docs.py, after the API's routes
@@ -76,13 +85,17 @@ def create_app(
         dependencies=list(dependencies) or None,
     )
     app.state.settings = settings
-    app.state.pipeline = make_pipeline(settings)
+    app.state.pipeline = make_pipeline(settings, on_compute_wait=metrics.compute_wait.observe)
+    app.state.metrics = metrics
     app.state.ready = False
     for router in ROUTERS:
         app.include_router(router)
     app.include_router(playground.router)
+    if settings.metrics_enabled:
+        app.include_router(metrics_route.router)
     if settings.docs_enabled:
         app.include_router(docs.router)
+        app.mount(docs.ASSETS_PATH, docs.assets(), name="docs-assets")
     install_error_handler(app)
     install_openapi(app)
     app.add_middleware(
@@ -97,17 +110,28 @@ def create_app(
             ),
         },
     )
+    app.add_middleware(GzipRequestMiddleware)  # outside the body limits: they count inflated bytes
     app.add_middleware(
         AdmissionMiddleware,
         max_in_flight=settings.max_in_flight,
         retry_after=settings.retry_after_seconds,
     )
+    if settings.gzip_level:
+        app.add_middleware(
+            GzipAnswerMiddleware,
+            minimum_size=settings.gzip_minimum_bytes,
+            compresslevel=settings.gzip_level,
+            exclude_content_types=("image/*", "font/*"),  # already compressed, or tiny
+        )
+    app.add_middleware(MetricsMiddleware, metrics=metrics)  # counts the refusals above too
+    app.add_middleware(RequestIdMiddleware)  # outside the others: their refusals get an id too
     if settings.cors_origins:  # outermost, so that a browser can read the refusals too
         app.add_middleware(
             CORSMiddleware,
             allow_origins=settings.cors_origins,
             allow_methods=["GET", "POST"],
-            allow_headers=["content-type"],
+            allow_headers=["content-type", "x-request-id"],
+            expose_headers=["x-request-id"],
         )
     return app
 
@@ -138,4 +162,8 @@ def _self_check() -> bool:
     return ok
 
 
-app = create_app()
+try:
+    app = create_app()
+except SettingsError as exc:  # as `backprop-service serve` says it, and no traceback
+    lines = [f"backprop-service: {line}" for line in str(exc).splitlines()]
+    raise SystemExit("\n".join(lines)) from None

@@ -7,8 +7,8 @@ it wraps, unchanged but for a guard on ``receive``. ``create_app`` adds them wit
 and any middleware a deployer adds goes in the same stack.
 
 AdmissionMiddleware   past max_in_flight requests in one worker, answer 503 with Retry-After
-                      at once instead of queueing without end (health probes are always
-                      admitted).
+                      at once instead of queueing without end (health probes and /metrics are
+                      always admitted).
 BodyLimitMiddleware   a body over max_body_bytes (or its path's own limit) is refused: at once
                       when its Content-Length says so (without reading a byte of it), as soon
                       as it passes the limit when streamed (the route reading it gets
@@ -26,7 +26,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.errors import BodyTooLarge, Busy, refuse
 
-ALWAYS_ADMITTED = frozenset({"/healthz", "/readyz"})
+ALWAYS_ADMITTED = frozenset({"/healthz", "/readyz", "/metrics"})
 
 
 class AdmissionMiddleware:
@@ -43,7 +43,8 @@ class AdmissionMiddleware:
             await self.app(scope, receive, send)
             return
         if self.in_flight >= self.max_in_flight:
-            busy = Busy(f"{self.max_in_flight} requests in flight", self.retry_after)
+            busy = Busy(f"{self.max_in_flight} requests in flight", self.retry_after,
+                        limit="max_in_flight")  # fmt: skip
             await refuse(busy, scope, receive, send)
             return
         self.in_flight += 1

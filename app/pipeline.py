@@ -17,6 +17,7 @@ thread: its validation alone takes milliseconds.) docs/performance.md has the fi
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from email.message import Message
@@ -67,21 +68,28 @@ class ComputePool:
     """At most ``threads`` requests computed at once; the others wait up to ``wait_seconds``.
 
     The waiting is bounded so that a burst of large requests is answered 503 (retry later)
-    rather than queued without end, each holding its body in memory.
+    rather than queued without end, each holding its body in memory. ``on_wait`` is told how
+    many seconds each request waited (the metrics' compute waits).
     """
 
     threads: int
     wait_seconds: float
     retry_after: int
+    on_wait: Callable[[float], None] | None = None
     _limiter: anyio.CapacityLimiter | None = field(default=None, init=False)
 
     async def run(self, work: Callable[[], T]) -> T:
         if self._limiter is None:  # made on first use: it belongs to the running event loop
             self._limiter = anyio.CapacityLimiter(self.threads)
+        waiting_since = time.perf_counter()
         with anyio.move_on_after(self.wait_seconds) as timer:
             await self._limiter.acquire()
+        if self.on_wait is not None:
+            self.on_wait(time.perf_counter() - waiting_since)
         if timer.cancelled_caught:
-            raise Busy(f"{self.threads} requests computing", self.retry_after)
+            raise Busy(
+                f"{self.threads} requests computing", self.retry_after, "compute_wait_seconds"
+            )
         try:
             return await anyio.to_thread.run_sync(work)
         finally:

@@ -1,4 +1,5 @@
-"""GET /v1/activations and GET /v1/losses: what the engine supports, read from its registries."""
+"""GET /v1/activations and GET /v1/losses: what the engine supports, read from its registries;
+GET /v1/limits and GET /v1/version: the limits in force and the version answering."""
 
 from __future__ import annotations
 
@@ -96,3 +97,7 @@ class LimitInfo(BaseModel):
 
 class LimitCatalog(BaseModel):
     limits: list[LimitInfo]
+
+
+class VersionInfo(BaseModel):
+    version: str = Field(description="the service's version, as installed (e.g. 1.0.0)")

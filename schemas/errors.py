@@ -31,3 +31,8 @@ class Problem(BaseModel):
 
 class ErrorResponse(BaseModel):
     detail: list[Problem] = Field(max_length=MAX_PROBLEMS + 1)
+    request_id: str | None = Field(
+        default=None,
+        description="5xx answers only: the request's id, as in the X-Request-ID header, to find "
+        "it in the server's logs",
+    )

@@ -10,7 +10,10 @@ The image must already be built (make image-test builds it first). Checks, each 
   HOST=127.0.0.1) answers every endpoint family with the right figures: the contract's worked
   example (docs/api.md) on /v1/backprop and /v1/forward, /v1/grade and /v1/grade/batch naming
   the mistake, /v1/gradcheck, /v1/problems (a golden problem), /v1/derivatives, its grading
-  (which needs a SymPy worker) and descent, the catalogs, the error shape, the API docs;
+  (which needs a SymPy worker) and descent, the catalogs, the error shape, the API docs and
+  their own scripts (no other host), X-Request-ID, HEAD /healthz, and /metrics counting exactly
+  the /v1/backprop requests made, across the worker processes (one per CPU, read-only: their
+  metrics live in /dev/shm);
 - Docker's HEALTHCHECK reports it healthy within 35 s of `docker run`;
 - `docker stop` returns within 10 s while slow requests are in flight, and every one of them
   gets its full 200 answer (no SIGKILL: the exit code is 0).
@@ -379,6 +382,49 @@ def api_docs(client: httpx.Client) -> str:
     return f"/openapi.json lists {len(paths)} paths; /docs 200"
 
 
+def offline_docs(client: httpx.Client) -> str:
+    for page in ("/docs", "/redoc"):
+        html = client.get(page)
+        expect(html.status_code == 200, f"GET {page} is {html.status_code}")
+        expect("https://" not in html.text, f"{page} names another host")
+    for asset in ("swagger-ui-bundle.js", "swagger-ui.css", "redoc.offline.js"):
+        answer = client.get(f"/docs/assets/{asset}")
+        expect(answer.status_code == 200, f"GET /docs/assets/{asset} is {answer.status_code}")
+    return "/docs and /redoc name only the service's own scripts, each 200"
+
+
+def backprop_count(client: httpx.Client) -> float:
+    from prometheus_client.parser import text_string_to_metric_families  # noqa: PLC0415
+
+    metrics = client.get("/metrics")
+    expect(metrics.status_code == 200, f"GET /metrics is {metrics.status_code}")
+    labels = {"route": "/v1/backprop", "method": "POST", "status": "200"}
+    return sum(
+        sample.value
+        for family in text_string_to_metric_families(metrics.text)
+        for sample in family.samples
+        if sample.name == "backprop_http_requests_total" and sample.labels == labels
+    )
+
+
+def operations(client: httpx.Client) -> str:
+    before = backprop_count(client)
+    made = 6
+    for i in range(made):  # a connection each, so that every worker gets some
+        with httpx.Client(base_url=str(client.base_url), timeout=30) as own:
+            answer = own.post("/v1/backprop", json=EXAMPLE, headers={"x-request-id": f"img-{i}"})
+            expect(answer.status_code == 200, f"/v1/backprop answered {answer.status_code}")
+            expect(answer.headers.get("x-request-id") == f"img-{i}", "X-Request-ID not echoed")
+    counted = backprop_count(client) - before
+    expect(counted == made, f"/metrics counted {counted:g} of {made} /v1/backprop requests")
+    head = client.head("/healthz")
+    expect(head.status_code == 200 and head.content == b"", f"HEAD /healthz: {head.status_code}")
+    made_id = client.get("/v1/limits").headers.get("x-request-id", "")
+    expect(len(made_id) == 32, f"no X-Request-ID made for a request without one: {made_id!r}")
+    return (f"X-Request-ID echoed and made; HEAD /healthz 200, empty; /metrics counted the "
+            f"{made} /v1/backprop requests of {made} connections")  # fmt: skip
+
+
 ENDPOINT_CHECKS: list[tuple[str, Callable[[httpx.Client], str]]] = [
     ("GET /healthz, /readyz", health),
     ("POST /v1/backprop", backprop),
@@ -394,6 +440,8 @@ ENDPOINT_CHECKS: list[tuple[str, Callable[[httpx.Client], str]]] = [
     ("GET /v1/activations, /v1/losses, /v1/limits", catalogs),
     ("errors", errors),
     ("GET /openapi.json, /docs", api_docs),
+    ("/docs and /redoc offline", offline_docs),
+    ("request ids, HEAD, /metrics", operations),
 ]
 
 

@@ -18,14 +18,17 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 @contextmanager
-def serving(log: Path, settings: dict[str, str] | None = None) -> Iterator[str]:
+def serving(
+    log: Path, settings: dict[str, str] | None = None, options: tuple[str, ...] = ()
+) -> Iterator[str]:
     """The server's base URL once /readyz answers 200; the server is stopped on exit.
 
-    settings: BACKPROP_* environment variables for it; its output goes to ``log``.
+    settings: BACKPROP_* environment variables for it; options: more of serve's flags; its
+    output goes to ``log``.
     """
     port = free_port()
     command = [str(Path(sys.executable).parent / "backprop-service"), "serve",
-               "--host", "127.0.0.1", "--port", str(port), "--workers", "1"]  # fmt: skip
+               "--host", "127.0.0.1", "--port", str(port), "--workers", "1", *options]  # fmt: skip
     env = {**os.environ, **(settings or {})}
     with log.open("wb") as output:
         process = subprocess.Popen(

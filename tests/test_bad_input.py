@@ -223,8 +223,14 @@ async def test_a_bug_is_a_500_without_details(monkeypatch: pytest.MonkeyPatch) -
         monkeypatch.setattr(services, "backprop", broken)
         response = await client.post("/v1/backprop", json=SPEC_EXAMPLE)
     assert response.status_code == 500
-    assert response.json() == {"detail": [{"loc": [], "msg": "internal error: it has been logged",
-                                           "type": "internal"}]}  # fmt: skip
+    request_id = response.headers["x-request-id"]
+    assert response.json() == {
+        "detail": [
+            {"loc": [], "msg": f"internal error: it has been logged as {request_id}",
+             "type": "internal"}
+        ],
+        "request_id": request_id,
+    }  # fmt: skip
     assert b"secret" not in response.content
 
 

@@ -1,4 +1,5 @@
-"""GET /v1/activations, /v1/losses and /v1/limits: what is supported, and what is accepted."""
+"""GET /v1/activations, /v1/losses, /v1/limits and /v1/version: what is supported, what is
+accepted, and which version answers."""
 
 from __future__ import annotations
 
@@ -7,10 +8,12 @@ from typing import Any
 from fastapi import APIRouter, Request
 
 from app.dependencies import settings_of
+from app.version import service_version
 from schemas.catalog import (
     ActivationCatalog,
     LimitCatalog,
     LossCatalog,
+    VersionInfo,
     activation_catalog,
     loss_catalog,
 )
@@ -37,3 +40,9 @@ def losses() -> dict[str, Any]:
 def limits(request: Request) -> dict[str, Any]:
     """The limits in force: what one request may be, and how long and how many at once."""
     return {"limits": settings_of(request).describe_limits()}
+
+
+@router.get("/version", response_model=VersionInfo)
+def version() -> VersionInfo:
+    """The version of the service answering (as ``backprop-service --version`` says it)."""
+    return VersionInfo(version=service_version())

@@ -1,4 +1,8 @@
-"""GET /healthz (the process is up) and GET /readyz (it answers correctly and is not stopping)."""
+"""GET /healthz (the process is up) and GET /readyz (it answers correctly and is not stopping).
+
+Both answer HEAD too, as load balancers and probes often ask: the same status and headers, no
+body (the HEAD routes are left out of the OpenAPI document).
+"""
 
 from __future__ import annotations
 
@@ -19,6 +23,7 @@ class Health(BaseModel):
     status: Literal["ok", "ready"]
 
 
+@router.head("/healthz", response_model=Health, include_in_schema=False)
 @router.get("/healthz", response_model=Health)
 def healthz() -> Health:
     """Liveness: the process answers HTTP."""
@@ -29,6 +34,7 @@ READINESS_TIMEOUT_SECONDS = 5.0
 """How long the readiness probe waits for a SymPy worker to prove it still answers."""
 
 
+@router.head("/readyz", response_model=Health, include_in_schema=False)
 @router.get("/readyz", response_model=Health, responses={503: {"model": ErrorResponse}})
 async def readyz(request: Request) -> Health:
     """Readiness: the start-up self-check passed, a SymPy worker answers a real symbolic check

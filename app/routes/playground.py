@@ -67,7 +67,7 @@ def page() -> Response:
 
 @router.get("/example.json")
 def example() -> JSONResponse:
-    """The contract's worked example (SPEC.md), which the page computes on load."""
+    """The contract's worked example (docs/api.md), which the page computes on load."""
     return JSONResponse(SPEC_EXAMPLE, headers=_HEADERS)
 
 

@@ -9,6 +9,7 @@
                                       right only to the digits of its decimals (rounding.py)
     gradient_descent(tree, ...)       theta' = theta -/+ eta grad f (descent.py)
     warm_up()                         start the SymPy workers and prove they answer (proof.py)
+    on_worker_replaced(listener)      be told each time a SymPy worker is replaced (workers.py)
 
 Errors: ExpressionSyntaxError and ExpressionLimitError (errors.py), and the engine's
 DomainError and NonFiniteError. SymPy runs only in worker processes with a deadline (proof.py).
@@ -42,6 +43,7 @@ from engine.calculus.rules import (
     derive,
     gradient,
 )
+from engine.calculus.workers import on_worker_replaced
 
 __all__ = [
     "ALIASES",
@@ -73,6 +75,7 @@ __all__ = [
     "gradient",
     "gradient_descent",
     "is_variable_name",
+    "on_worker_replaced",
     "parse",
     "sympy_check",
     "to_latex",

@@ -28,6 +28,10 @@ Each worker caps its own address space (``memory_bytes``) so that a runaway comp
 with MemoryError instead of starving the server, and exits when the server goes away (its end
 of the pipe closes). Nothing here raises to the caller: a worker that cannot be started is a
 "failed" WorkResult like any other failure.
+
+``on_worker_replaced(listener)`` has ``listener(reason)`` called each time a worker is replaced:
+"timed_out" (killed at its deadline), "died" (it exited, or its pipe broke) or "not_ready" (it did
+not start). A server counts them in its metrics that way, and the engine imports nothing of them.
 """
 
 from __future__ import annotations
@@ -60,6 +64,15 @@ DEFAULT_START_TIMEOUT = 60.0
 _READY = ("ready", None)
 
 StartMethod = Literal["forkserver", "spawn"]
+
+Replacement = Literal["timed_out", "died", "not_ready"]
+
+_replacement_listeners: list[Callable[[Replacement], None]] = []
+
+
+def on_worker_replaced(listener: Callable[[Replacement], None]) -> None:
+    """Call ``listener(reason)`` whenever a worker of any Workers is replaced (see above)."""
+    _replacement_listeners.append(listener)
 
 
 def start_method() -> StartMethod:
@@ -207,7 +220,7 @@ class Workers(Generic[Argument, Value]):
             logger.error("a symbolic worker did not start within %.0f s", timeout)
         except (EOFError, OSError):
             logger.error("a symbolic worker exited before it was ready (%s)", self.target)
-        self._replace(worker)
+        self._replace(worker, "not_ready")
         return False
 
     def _send(self, worker: _Worker, argument: Argument) -> None:
@@ -224,9 +237,9 @@ class Workers(Generic[Argument, Value]):
                     return WorkResult("failed", seconds=time.monotonic() - start)
                 return WorkResult("done", value, time.monotonic() - start)
         except (EOFError, OSError):
-            self._replace(worker)
+            self._replace(worker, "died")
             return WorkResult("failed", seconds=time.monotonic() - start)
-        self._replace(worker)
+        self._replace(worker, "timed_out")
         return WorkResult("timed_out", seconds=time.monotonic() - start)
 
     def _take(self) -> _Worker | None:
@@ -274,10 +287,12 @@ class Workers(Generic[Argument, Value]):
             context.set_forkserver_preload(self._preload)
         return context
 
-    def _replace(self, worker: _Worker) -> None:
+    def _replace(self, worker: _Worker, reason: Replacement) -> None:
         """Stop a worker that timed out or died, and start its successor now, so that it is
         ready (a spawned one has imported its module) before the next call."""
         _stop(worker)
+        for listener in _replacement_listeners:
+            listener(reason)
         with self._lock:
             if self._closed:
                 return
