@@ -34,7 +34,7 @@ ActivationName = Literal[
 Activation = ActivationName | Mapping[str, Any]
 """A name, or an object with its parameters: {"name": "leaky_relu", "negative_slope": 0.2}."""
 
-LossName = Literal["mse", "cross_entropy", "binary_cross_entropy", "l1", "huber"]
+LossName = Literal["mse", "cross_entropy", "binary_cross_entropy", "l1", "huber", "smooth_l1"]
 Loss = LossName | Mapping[str, Any]
 """A name, or an object with its parameters: {"name": "mse", "reduction": "mean"}."""
 

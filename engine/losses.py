@@ -32,7 +32,10 @@ from engine.conventions import PRESETS, Conventions, Reduction
 from engine.errors import DomainError
 from engine.formulas import (
     ONE,
+    Abs,
     Call,
+    Case,
+    Condition,
     Difference,
     Group,
     Negative,
@@ -77,6 +80,7 @@ class OutputUnit:
     p : the link of the logits at k (softmax(o)_k, sigmoid(o_k)) for a loss on logits
     targets_sum_to_one : the sample's targets are a distribution (one-hot rows are)
     numbers : this is the row with the numbers substituted (so parameters are numbers too)
+    gap : the value of o_k - t_k (None where unknown)
     """
 
     o: Term
@@ -84,6 +88,8 @@ class OutputUnit:
     p: Term | None
     targets_sum_to_one: bool
     numbers: bool
+    gap: float | None = None
+    """o_k - t_k as computed, in both rows: a piecewise loss picks its case by it."""
 
     def parameter(self, name: str, value: float, *, negated: bool = False) -> Term:
         """A parameter of the loss (or its negative): its symbol, or its value in the row of
@@ -218,6 +224,55 @@ class Huber(Loss):
             unit.parameter("delta", self.delta),
         )
         return scaled(scale, Call("clip", (Difference(unit.o, unit.t), low, high)))
+
+
+@dataclass(frozen=True)
+class SmoothL1(Loss):
+    """PyTorch's SmoothL1Loss: quadratic within beta of the target, linear beyond it.
+
+    With d = o - t: L = sum of d^2 / (2 beta) where |d| < beta, |d| - beta/2 elsewhere, and
+    dL/do = d / beta where |d| < beta, sign(d) elsewhere (both sides give +-1 at |d| = beta, so
+    the gradient is continuous). beta = 0 is l1 exactly, as in PyTorch (sign(0) = 0).
+    Huber(delta) = delta * SmoothL1(beta = delta).
+    """
+
+    name = "smooth_l1"
+    formula = (
+        "L = sum of (o - t)^2 / (2 beta) where |o - t| < beta, |o - t| - beta/2 elsewhere "
+        "(l1 when beta = 0); divided by the element count for mean"
+    )
+    gradient_formula = "dL/do = (o - t) / beta where |o - t| < beta, sign(o - t) elsewhere"
+    beta: float = _param(1.0, "where the loss turns from quadratic to linear (>= 0; 0 is l1)")
+
+    def value(self, o: FloatArray, y: FloatArray) -> float:
+        d = np.abs(o - y)
+        if self.beta == 0.0:
+            return self.scale(o.shape) * float(np.sum(d))
+        with np.errstate(over="ignore"):  # d * d of the linear side, which np.where drops
+            pointwise = np.where(d < self.beta, 0.5 * d * d / self.beta, d - 0.5 * self.beta)
+        return self.scale(o.shape) * float(np.sum(pointwise))
+
+    def gradient(self, o: FloatArray, y: FloatArray) -> FloatArray:
+        d = o - y
+        if self.beta == 0.0:
+            return self.scale(o.shape) * np.sign(d)
+        # clip(d, -beta, beta) / beta is d / beta inside and exactly +-1 outside, never inf
+        return self.scale(o.shape) * (np.clip(d, -self.beta, self.beta) / self.beta)
+
+    def gradient_term(self, unit: OutputUnit, scale: float, *, fused: bool) -> Term:
+        """(o_k - t_k) / beta where |o_k - t_k| < beta, sign(o_k - t_k) elsewhere: the case
+        that applies, with its condition in the row of symbols."""
+        d = Difference(unit.o, unit.t)
+        if self.beta == 0.0:  # l1
+            return scaled(scale, Call("sign", (d,)))
+        beta = unit.parameter("beta", self.beta)
+        if unit.gap is None:  # the case unknown: both at once
+            return scaled(scale, Call("clip", (Quotient(Group(d), beta), Negative(ONE), ONE)))
+        inside = abs(unit.gap) < self.beta
+        piece = scaled(scale, Quotient(Group(d), beta) if inside else Call("sign", (d,)))
+        if unit.numbers:
+            return piece
+        return Case(piece, Condition(Abs(d), "<" if inside else ">=", beta))
 
 
 @dataclass(frozen=True)
@@ -369,7 +424,7 @@ def _names(cls: type[Loss]) -> tuple[str, ...]:
 
 
 LOSSES: dict[str, type[Loss]] = {
-    cls.name: cls for cls in (MSE, CrossEntropy, BinaryCrossEntropy, L1, Huber)
+    cls.name: cls for cls in (MSE, CrossEntropy, BinaryCrossEntropy, L1, Huber, SmoothL1)
 }
 
 

@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool
 
 from engine import activations, losses
-from schemas.arrays import FiniteFloat, PositiveFloat
+from schemas.arrays import FiniteFloat, NonNegativeFloat, PositiveFloat
 
 
 class _Spec(BaseModel):
@@ -115,8 +115,16 @@ class HuberSpec(_Spec):
     reduction: SumOrMean | None = None
 
 
-_LossObject = MSESpec | CrossEntropySpec | BinaryCrossEntropySpec | L1Spec | HuberSpec
-LossName = Literal["mse", "cross_entropy", "binary_cross_entropy", "l1", "huber"]
+class SmoothL1Spec(_Spec):
+    name: Literal["smooth_l1"]
+    beta: NonNegativeFloat = losses.SmoothL1.beta
+    reduction: SumOrMean | None = None
+
+
+_LossObject = (
+    MSESpec | CrossEntropySpec | BinaryCrossEntropySpec | L1Spec | HuberSpec | SmoothL1Spec
+)
+LossName = Literal["mse", "cross_entropy", "binary_cross_entropy", "l1", "huber", "smooth_l1"]
 
 LossSpec = Annotated[
     _LossObject,

@@ -34,6 +34,7 @@ LOSSES: list[Any] = [
     {"name": "mse", "reduction": "batch_mean"},
     "l1",
     {"name": "huber", "delta": 0.5},
+    {"name": "smooth_l1", "beta": 0.5},
     "cross_entropy",
     {"name": "cross_entropy", "from_logits": True, "label_smoothing": 0.1},
     "binary_cross_entropy",

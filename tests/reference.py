@@ -181,13 +181,9 @@ def loss_value(request: dict[str, Any], outputs: Rows, logits: Rows | None = Non
     if name == "mse":
         total = sum((o - y) ** 2 for o, y in pairs) * (0.5 if spec["half"] else 1.0)
         return total / (N if reduction == "batch_mean" else per_element_mean)
-    if name == "l1":
-        return sum(abs(o - y) for o, y in pairs) / per_element_mean
-    if name == "huber":
-        d = spec.get("delta", 1.0)
-        terms = (0.5 * (o - y) ** 2 if abs(o - y) < d else d * (abs(o - y) - 0.5 * d)
-                 for o, y in pairs)  # fmt: skip
-        return sum(terms) / per_element_mean
+    elementwise = _elementwise_loss(spec)
+    if elementwise is not None:
+        return sum(elementwise(o - y) for o, y in pairs) / per_element_mean
     last = _name(request["network"]["layers"][-1]["activation"])
     if name == "binary_cross_entropy":
         if spec.get("from_logits", False):
@@ -213,6 +209,19 @@ def loss_value(request: dict[str, Any], outputs: Rows, logits: Rows | None = Non
             total -= sum(y * lp for y, lp in zip(smoothed, log_p, strict=True))
         return total / (N if reduction == "mean" else 1)
     raise ValueError(f"unknown loss {name}")
+
+
+def _elementwise_loss(spec: dict[str, Any]) -> Callable[[float], float] | None:
+    """l1, huber and smooth_l1 as a function of d = o - y (None for the other losses)."""
+    if spec["name"] == "l1":
+        return abs
+    if spec["name"] == "huber":
+        delta = spec.get("delta", 1.0)
+        return lambda d: 0.5 * d * d if abs(d) < delta else delta * (abs(d) - 0.5 * delta)
+    if spec["name"] == "smooth_l1":  # torch.nn.SmoothL1Loss; beta = 0 is l1
+        beta = spec.get("beta", 1.0)
+        return lambda d: 0.5 * d * d / beta if abs(d) < beta else abs(d) - 0.5 * beta
+    return None
 
 
 def loss_of(request: dict[str, Any], z_nudge: tuple[int, int, int, float] | None = None) -> float:
