@@ -155,6 +155,12 @@ class Loss(ABC):
     def delta_from_logits(self, z: FloatArray, y: FloatArray) -> FloatArray:
         raise NotImplementedError(f"{self.name} has no fused form")
 
+    def kinks(self) -> tuple[float, ...]:
+        """The values of o - t where dL/do jumps: a central difference across one measures
+        neither side's derivative. Huber's and SmoothL1's |o - t| = delta (beta) are not kinks:
+        their gradient is continuous there, and a central difference is off by O(h) only."""
+        return ()
+
     def scale(self, shape: tuple[int, ...]) -> float:
         """The reduction's factor: 1 for sum, 1 / (count averaged over) otherwise."""
         if self.reduction == "sum":
@@ -198,6 +204,9 @@ class L1(Loss):
 
     def gradient(self, o: FloatArray, y: FloatArray) -> FloatArray:
         return self.scale(o.shape) * np.sign(o - y)
+
+    def kinks(self) -> tuple[float, ...]:
+        return (0.0,)
 
     def gradient_term(self, unit: OutputUnit, scale: float, *, fused: bool) -> Term:
         return scaled(scale, Call("sign", (Difference(unit.o, unit.t),)))
@@ -273,6 +282,10 @@ class SmoothL1(Loss):
         if unit.numbers:
             return piece
         return Case(piece, Condition(Abs(d), "<" if inside else ">=", beta))
+
+    def kinks(self) -> tuple[float, ...]:
+        """l1's kink at o = t when beta = 0; none otherwise (the gradient is continuous)."""
+        return (0.0,) if self.beta == 0.0 else ()
 
 
 @dataclass(frozen=True)
