@@ -38,7 +38,9 @@ LossName = Literal["mse", "cross_entropy", "binary_cross_entropy", "l1", "huber"
 Loss = LossName | Mapping[str, Any]
 """A name, or an object with its parameters: {"name": "mse", "reduction": "mean"}."""
 
-Preset = Literal["textbook", "pytorch"]
+Preset = Literal["textbook", "pytorch", "keras"]
+CalculusPreset = Literal["textbook", "pytorch"]
+"""The derivative endpoints' conventions (relu'(0) = 1 or 0)."""
 Layout = Literal["in_out", "out_in"]
 Quantity = Literal[
     "loss", "outputs", "pre_activations", "activations", "deltas", "weight_gradients",

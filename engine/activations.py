@@ -354,9 +354,12 @@ ACTIVATIONS: dict[str, type[Activation]] = {
 def make_activation(name: str, params: Mapping[str, Any], conventions: Conventions) -> Activation:
     """Build the activation called ``name`` with the given parameters under ``conventions``.
 
-    Raises KeyError for an unknown name and TypeError for an unknown parameter.
+    Raises KeyError for an unknown name and TypeError for an unknown parameter. A parameter
+    left out (or None) takes the conventions' default where they set one (LeakyReLU's slope:
+    0.3 under keras), else the activation's own.
     """
     cls = ACTIVATIONS[name]
+    params = _with_convention_defaults(cls, params, conventions)
     positive_at_zero = conventions.relu_grad_at_zero == 1 if follows_kink_convention(cls) else None
     if not params:  # the usual case: one immutable activation shared by every such request
         return _without_parameters(cls, positive_at_zero)
@@ -364,6 +367,17 @@ def make_activation(name: str, params: Mapping[str, Any], conventions: Conventio
     if positive_at_zero is not None:
         kwargs["positive_at_zero"] = positive_at_zero
     return cls(**kwargs)
+
+
+def _with_convention_defaults(
+    cls: type[Activation], params: Mapping[str, Any], conventions: Conventions
+) -> Mapping[str, Any]:
+    """The parameters without those left None, and those the conventions set filled in."""
+    if cls is LeakyReLU and params.get("negative_slope") is None:
+        return {**params, "negative_slope": conventions.leaky_relu_negative_slope}
+    if any(value is None for value in params.values()):
+        return {key: value for key, value in params.items() if value is not None}
+    return params
 
 
 @cache

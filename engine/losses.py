@@ -304,6 +304,12 @@ class CrossEntropy(Loss):
     gradient_formula = "dL/dz = p - y with p = softmax(z) (fused); dL/do = -y / o otherwise"
     from_logits: bool = _param(False, "the outputs are logits: apply softmax inside the loss")
     label_smoothing: float = _param(0.0, "eps in [0, 1): y' = (1 - eps) y + eps / n_classes")
+    epsilon: float | None = _param(
+        None,
+        "Keras' fuzz factor (keras.config.epsilon(), 1e-7): outputs taken as probabilities are "
+        "divided by their row's sum and clipped to [epsilon, 1 - epsilon], as Keras' "
+        "categorical_crossentropy does; none: ln o of the outputs as they are",
+    )
 
     def scale(self, shape: tuple[int, ...]) -> float:
         return 1.0 if self.reduction == "sum" else 1.0 / shape[0]
@@ -331,6 +337,9 @@ class CrossEntropy(Loss):
         if self.from_logits:
             return self.value_from_logits(o, y)
         y = self.smoothed(y)
+        if self.epsilon is not None:
+            _, _, clipped = self._keras_probabilities(o, self.epsilon)
+            return -self.scale(o.shape) * float(np.vdot(y, np.log(clipped)))
         self._check_probabilities(o, y)
         log_o = np.log(np.where(y != 0.0, o, 1.0))
         return -self.scale(o.shape) * float(np.vdot(y, log_o))
@@ -339,14 +348,48 @@ class CrossEntropy(Loss):
         if self.from_logits:
             return self.delta_from_logits(o, y)
         y = self.smoothed(y)
+        if self.epsilon is not None:
+            return self._keras_gradient(o, y, self.epsilon)
         self._check_probabilities(o, y)
         return -self.scale(o.shape) * (y / np.where(y != 0.0, o, 1.0))
+
+    def _keras_probabilities(
+        self, o: FloatArray, epsilon: float
+    ) -> tuple[FloatArray, FloatArray, FloatArray]:
+        """Keras' categorical_crossentropy (from_logits=False, every backend): the row sums
+        s, q = o / s and c = clip(q, epsilon, 1 - epsilon), whose log it takes."""
+        bad = (o < 0.0) | (np.sum(o, axis=1, keepdims=True) <= 0.0)
+        if bad.any():
+            sample, output = (int(i) for i in np.argwhere(bad)[0])
+            raise DomainError(
+                "loss",
+                "cross_entropy with epsilon (Keras' form) divides each row of outputs by its "
+                f"sum, but output {output} of sample {sample} is {o[sample, output]:.6g} and "
+                "its row does not make a distribution: use a softmax last layer, or set "
+                "from_logits to true",
+            )
+        sums: FloatArray = np.sum(o, axis=1, keepdims=True)
+        q = o / sums
+        return sums, q, np.clip(q, epsilon, 1.0 - epsilon)
+
+    def _keras_gradient(self, o: FloatArray, y: FloatArray, epsilon: float) -> FloatArray:
+        """dL/do of -sum_k y_k ln c_k, c = clip(q, epsilon, 1 - epsilon), q = o / sum(o):
+        with g_k = -y_k / c_k where the clip passes q_k (epsilon <= q_k <= 1 - epsilon, as
+        the gradients of torch.clip and tf.clip_by_value do) and 0 where it holds it,
+        dq_k/do_j = (delta_kj - q_k) / s gives dL/do_j = (g_j - sum_k g_k q_k) / s."""
+        sums, q, clipped = self._keras_probabilities(o, epsilon)
+        passed = (q >= epsilon) & (q <= 1.0 - epsilon)
+        g = np.where(passed, -y / clipped, 0.0)
+        weighted: FloatArray = np.sum(g * q, axis=1, keepdims=True)
+        return self.scale(o.shape) * (g - weighted) / sums
 
     def gradient_term(self, unit: OutputUnit, scale: float, *, fused: bool) -> Term | None:
         """(p_k - t_k) over logits (p = softmax), (o_k - t_k) fused with a softmax output,
         -t_k / o_k otherwise; None with label smoothing or targets that are no distribution."""
         if self.label_smoothing or not unit.targets_sum_to_one:
             return None
+        if self.epsilon is not None and not fused and not self.from_logits:
+            return None  # Keras' normalized, clipped form: no short formula per unit
         if self.from_logits:
             assert unit.p is not None
             return scaled(scale, minus(unit.p, unit.t))
@@ -381,6 +424,12 @@ class BinaryCrossEntropy(Loss):
     formula = "L = -sum y ln o + (1 - y) ln(1 - o), o = sigmoid(z) when from_logits"
     gradient_formula = "dL/dz = sigmoid(z) - y (fused); dL/do = (o - y) / (o (1 - o)) otherwise"
     from_logits: bool = _param(False, "the outputs are logits: apply sigmoid inside the loss")
+    epsilon: float | None = _param(
+        None,
+        "Keras' fuzz factor (keras.config.epsilon(), 1e-7): outputs taken as probabilities are "
+        "clipped to [epsilon, 1 - epsilon], as Keras' binary_crossentropy does; none: "
+        "PyTorch's BCELoss (log clamped at -100)",
+    )
 
     def fuses_with(self, activation: Activation) -> bool:
         return not self.from_logits and isinstance(activation, Sigmoid)
@@ -396,6 +445,10 @@ class BinaryCrossEntropy(Loss):
         if self.from_logits:
             return self.value_from_logits(o, y)
         self._check_probabilities(o)
+        if self.epsilon is not None:  # Keras' binary_crossentropy
+            c = np.clip(o, self.epsilon, 1.0 - self.epsilon)
+            pointwise = y * np.log(c) + (1.0 - y) * np.log(1.0 - c)
+            return -self.scale(o.shape) * float(np.sum(pointwise))
         log_o = np.maximum(np.log(np.maximum(o, 1e-300)), _BCE_LOG_FLOOR)
         log_1mo = np.maximum(np.log(np.maximum(1.0 - o, 1e-300)), _BCE_LOG_FLOOR)
         return -self.scale(o.shape) * float(np.sum(y * log_o + (1.0 - y) * log_1mo))
@@ -404,16 +457,22 @@ class BinaryCrossEntropy(Loss):
         if self.from_logits:
             return self.delta_from_logits(o, y)
         self._check_probabilities(o)
+        if self.epsilon is not None:  # 0 where the clip holds o (outside [eps, 1 - eps])
+            c = np.clip(o, self.epsilon, 1.0 - self.epsilon)
+            passed = (o >= self.epsilon) & (o <= 1.0 - self.epsilon)
+            return self.scale(o.shape) * np.where(passed, (c - y) / (c * (1.0 - c)), 0.0)
         return self.scale(o.shape) * (o - y) / np.maximum((1.0 - o) * o, _BCE_EPSILON)
 
-    def gradient_term(self, unit: OutputUnit, scale: float, *, fused: bool) -> Term:
+    def gradient_term(self, unit: OutputUnit, scale: float, *, fused: bool) -> Term | None:
         """(p_k - t_k) over logits (p = sigmoid), (o_k - t_k) fused with a sigmoid output,
-        (o_k - t_k) / (o_k(1 - o_k)) otherwise."""
+        (o_k - t_k) / (o_k(1 - o_k)) otherwise (None in Keras' clipped form)."""
         if self.from_logits:
             assert unit.p is not None
             return scaled(scale, minus(unit.p, unit.t))
         if fused:
             return scaled(scale, minus(unit.o, unit.t))
+        if self.epsilon is not None:
+            return None  # Keras' clipped form: 0 where the clip holds o
         o = unit.o
         return scaled(scale, Quotient(minus(o, unit.t), Group(Product((o, minus(ONE, o))))))
 
@@ -465,6 +524,8 @@ def _built(cls: type[Loss], kwargs: dict[str, Any], conventions: Conventions) ->
         kwargs.setdefault("half", conventions.mse_half)
     else:
         kwargs.setdefault("reduction", conventions.reduction)
+    if cls in (CrossEntropy, BinaryCrossEntropy):
+        kwargs.setdefault("epsilon", conventions.epsilon)
     return cls(**kwargs)
 
 

@@ -1,4 +1,5 @@
-"""GET /v1/activations, /v1/losses and /v1/limits: what is supported, and what is accepted."""
+"""GET /v1/activations, /v1/losses, /v1/conventions and /v1/limits: what is supported, and what
+is accepted."""
 
 from __future__ import annotations
 
@@ -9,9 +10,11 @@ from fastapi import APIRouter, Request
 from app.dependencies import settings_of
 from schemas.catalog import (
     ActivationCatalog,
+    ConventionsCatalog,
     LimitCatalog,
     LossCatalog,
     activation_catalog,
+    conventions_catalog,
     loss_catalog,
 )
 
@@ -19,6 +22,7 @@ router = APIRouter(prefix="/v1", tags=["catalog"])
 
 _ACTIVATIONS = activation_catalog()
 _LOSSES = loss_catalog()
+_CONVENTIONS = conventions_catalog()
 
 
 @router.get("/activations", response_model=ActivationCatalog)
@@ -31,6 +35,12 @@ def activations() -> dict[str, Any]:
 def losses() -> dict[str, Any]:
     """Each loss with its formula, its gradient, its parameters and their preset defaults."""
     return _LOSSES
+
+
+@router.get("/conventions", response_model=ConventionsCatalog)
+def conventions() -> dict[str, Any]:
+    """Each preset (textbook, pytorch, keras) with exactly what it sets."""
+    return _CONVENTIONS
 
 
 @router.get("/limits", response_model=LimitCatalog)
