@@ -17,6 +17,7 @@ from backprop_client.models import (
     ActivationInfo,
     BackpropResult,
     BatchReport,
+    CalculusPreset,
     DerivativeResult,
     DescentResult,
     ForwardResult,
@@ -26,7 +27,6 @@ from backprop_client.models import (
     LimitInfo,
     Loss,
     LossInfo,
-    Preset,
     Problem,
     Quantity,
 )
@@ -298,7 +298,7 @@ def _spec_list(spec: Activation | Sequence[Activation] | None) -> Any:
 
 
 def _calculus(
-    body: dict[str, Any], conventions: Preset, relu_grad_at_zero: Literal[0, 1] | None
+    body: dict[str, Any], conventions: CalculusPreset, relu_grad_at_zero: Literal[0, 1] | None
 ) -> dict[str, Any]:
     if conventions != "textbook":
         body["conventions"] = conventions
@@ -312,7 +312,7 @@ def derivatives(
     *,
     variables: Sequence[str] | None = None,
     point: Mapping[str, float] | None = None,
-    conventions: Preset = "textbook",
+    conventions: CalculusPreset = "textbook",
     relu_grad_at_zero: Literal[0, 1] | None = None,
 ) -> Call[DerivativeResult]:
     """POST /v1/derivatives: each partial derivative, rule by rule, and its value at a point."""
@@ -339,7 +339,7 @@ def derivatives_grade(
     seed: int | None = None,
     name: str | None = None,
     max_score: float | None = None,
-    conventions: Preset = "textbook",
+    conventions: CalculusPreset = "textbook",
     relu_grad_at_zero: Literal[0, 1] | None = None,
 ) -> Call[GradeReport]:
     """POST /v1/derivatives/grade: is ``answer`` the derivative of ``function``? (native report;
@@ -369,7 +369,7 @@ def derivatives_descent(
     learning_rate: float,
     steps: int = 1,
     ascent: bool = False,
-    conventions: Preset = "textbook",
+    conventions: CalculusPreset = "textbook",
     relu_grad_at_zero: Literal[0, 1] | None = None,
 ) -> Call[DescentResult]:
     """POST /v1/derivatives/descent: theta' = theta -/+ eta grad f, ``steps`` times."""

@@ -34,18 +34,20 @@ ActivationName = Literal[
 Activation = ActivationName | Mapping[str, Any]
 """A name, or an object with its parameters: {"name": "leaky_relu", "negative_slope": 0.2}."""
 
-LossName = Literal["mse", "cross_entropy", "binary_cross_entropy", "l1", "huber"]
+LossName = Literal["mse", "cross_entropy", "binary_cross_entropy", "l1", "huber", "smooth_l1"]
 Loss = LossName | Mapping[str, Any]
 """A name, or an object with its parameters: {"name": "mse", "reduction": "mean"}."""
 
-Preset = Literal["textbook", "pytorch"]
+Preset = Literal["textbook", "pytorch", "keras"]
+CalculusPreset = Literal["textbook", "pytorch"]
+"""The derivative endpoints' conventions (relu'(0) = 1 or 0)."""
 Layout = Literal["in_out", "out_in"]
 Quantity = Literal[
     "loss", "outputs", "pre_activations", "activations", "deltas", "weight_gradients",
     "bias_gradients", "updated_weights", "updated_biases",
 ]  # fmt: skip
 Status = Literal["passed", "failed", "missing"]
-Verdict = Literal["good", "acceptable", "suspicious", "wrong"]
+Verdict = Literal["good", "acceptable", "suspicious", "wrong", "kink"]
 
 
 # What is sent -----------------------------------------------------------------------------------
@@ -411,16 +413,32 @@ class BatchReport:
 
 
 @dataclass(frozen=True)
+class KinkEntry:
+    """An entry whose central difference straddles a kink: judged by no verdict, with its
+    one-sided differences (L(theta) - L(theta - h)) / h and (L(theta + h) - L(theta)) / h."""
+
+    index: tuple[int, ...]
+    analytic: float
+    numeric: float
+    left: float
+    right: float
+    message: str = "kink: finite differences do not apply here"
+
+
+@dataclass(frozen=True)
 class TensorCheck:
-    """One weight or bias tensor's check: layers[layer] of the answer, 0-based."""
+    """One weight or bias tensor's check: layers[layer] of the answer, 0-based.
+
+    Its worst entry away from kinks (None, and verdict "kink", when every entry is at one)."""
 
     layer: int
     parameter: Literal["weights", "biases"]
-    max_relative_error: float
+    max_relative_error: float | None
     verdict: Verdict
-    worst_index: tuple[int, ...]
-    analytic: float
-    numeric: float
+    worst_index: tuple[int, ...] | None
+    analytic: float | None
+    numeric: float | None
+    kinks: tuple[KinkEntry, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -428,11 +446,12 @@ class GradcheckResult:
     """POST /v1/gradcheck: backprop's gradient against central finite differences."""
 
     verdict: Verdict
-    max_relative_error: float
+    max_relative_error: float | None
     epsilon: float
     near_kink: bool
     thresholds: Mapping[str, float]
     parameters: tuple[TensorCheck, ...]
+    rounding_floor: float = 0.0
 
     @classmethod
     def read(cls, body: Mapping[str, Any]) -> GradcheckResult:
@@ -448,12 +467,24 @@ class GradcheckResult:
                     c["parameter"],
                     c["max_relative_error"],
                     c["verdict"],
-                    tuple(c["worst_index"]),
+                    None if c["worst_index"] is None else tuple(c["worst_index"]),
                     c["analytic"],
                     c["numeric"],
+                    tuple(
+                        KinkEntry(
+                            tuple(k["index"]),
+                            k["analytic"],
+                            k["numeric"],
+                            k["left"],
+                            k["right"],
+                            k["message"],
+                        )
+                        for k in c.get("kinks", ())
+                    ),
                 )
                 for c in body["parameters"]
             ),
+            body.get("rounding_floor", 0.0),
         )
 
 

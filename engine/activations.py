@@ -84,6 +84,13 @@ class Activation(ABC):
         one (dL/dz_k = f'(z_k) dL/da_k)."""
         return None
 
+    # Where finite differences do not apply (engine/gradcheck.py) ------------------------------
+
+    def kinks(self) -> tuple[float, ...]:
+        """The values of z where f' jumps (or f itself): a central difference across one
+        measures neither side's derivative."""
+        return ()
+
 
 def _nonpositive_exp(z: FloatArray) -> FloatArray:
     """exp(min(z, 0)): the exponential of the negative branch, never overflowing."""
@@ -160,6 +167,9 @@ class ReLU(Activation):
         positive = z >= 0.0 if self.positive_at_zero else z > 0.0
         return positive.astype(np.float64)
 
+    def kinks(self) -> tuple[float, ...]:
+        return (0.0,)
+
 
 @dataclass(frozen=True)
 class LeakyReLU(Activation):
@@ -179,6 +189,9 @@ class LeakyReLU(Activation):
         positive = z >= 0.0 if self.positive_at_zero else z > 0.0
         return np.where(positive, 1.0, self.negative_slope)
 
+    def kinks(self) -> tuple[float, ...]:
+        return () if self.negative_slope == 1.0 else (0.0,)
+
 
 @dataclass(frozen=True)
 class ELU(Activation):
@@ -192,6 +205,10 @@ class ELU(Activation):
 
     def derivative(self, z: FloatArray, a: FloatArray) -> FloatArray:
         return np.where(z > 0.0, 1.0, self.alpha * _nonpositive_exp(z))
+
+    def kinks(self) -> tuple[float, ...]:
+        """f'(0) is alpha on the left and 1 on the right: smooth enough only for alpha = 1."""
+        return () if self.alpha == 1.0 else (0.0,)
 
 
 SELU_ALPHA = 1.6732632423543772848170429916717
@@ -216,6 +233,9 @@ class SELU(Activation):
     def derivative(self, z: FloatArray, a: FloatArray) -> FloatArray:
         negative_scale = SELU_ALPHA * SELU_SCALE
         return np.where(z > 0.0, SELU_SCALE, negative_scale * _nonpositive_exp(z))
+
+    def kinks(self) -> tuple[float, ...]:
+        return (0.0,)
 
 
 _SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
@@ -271,6 +291,11 @@ class Softplus(Activation):
     def derivative(self, z: FloatArray, a: FloatArray) -> FloatArray:
         bz = self.beta * z
         return np.where(bz > self.threshold, 1.0, special.expit(bz))
+
+    def kinks(self) -> tuple[float, ...]:
+        """Where beta z = threshold, f jumps to z (by ln(1 + e^-threshold) / beta, 2e-9 at the
+        default threshold 20: a central difference across it is off by that over 2h)."""
+        return (self.threshold / self.beta,)
 
 
 @dataclass(frozen=True)
@@ -329,9 +354,12 @@ ACTIVATIONS: dict[str, type[Activation]] = {
 def make_activation(name: str, params: Mapping[str, Any], conventions: Conventions) -> Activation:
     """Build the activation called ``name`` with the given parameters under ``conventions``.
 
-    Raises KeyError for an unknown name and TypeError for an unknown parameter.
+    Raises KeyError for an unknown name and TypeError for an unknown parameter. A parameter
+    left out (or None) takes the conventions' default where they set one (LeakyReLU's slope:
+    0.3 under keras), else the activation's own.
     """
     cls = ACTIVATIONS[name]
+    params = _with_convention_defaults(cls, params, conventions)
     positive_at_zero = conventions.relu_grad_at_zero == 1 if follows_kink_convention(cls) else None
     if not params:  # the usual case: one immutable activation shared by every such request
         return _without_parameters(cls, positive_at_zero)
@@ -339,6 +367,17 @@ def make_activation(name: str, params: Mapping[str, Any], conventions: Conventio
     if positive_at_zero is not None:
         kwargs["positive_at_zero"] = positive_at_zero
     return cls(**kwargs)
+
+
+def _with_convention_defaults(
+    cls: type[Activation], params: Mapping[str, Any], conventions: Conventions
+) -> Mapping[str, Any]:
+    """The parameters without those left None, and those the conventions set filled in."""
+    if cls is LeakyReLU and params.get("negative_slope") is None:
+        return {**params, "negative_slope": conventions.leaky_relu_negative_slope}
+    if any(value is None for value in params.values()):
+        return {key: value for key, value in params.items() if value is not None}
+    return params
 
 
 @cache

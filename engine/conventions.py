@@ -1,13 +1,19 @@
-"""Conventions: the choices on which textbooks and frameworks differ, and their two presets.
+"""Conventions: the choices on which textbooks and frameworks differ, and their three presets.
 
-| what                          | textbook (default)        | pytorch                          |
-| ----------------------------- | ------------------------- | -------------------------------- |
-| weight layout                 | in_out: W[j, k] joins j->k | out_in: W[k, j] (nn.Linear)      |
-| ReLU'(0), LeakyReLU'(0)       | right-hand side: 1        | left-hand side: 0 (the slope)    |
-| MSE                           | 1/2 sum over everything   | mean over all elements, no 1/2   |
-| other losses' reduction       | sum                       | mean                             |
+| what                    | textbook (default)   | pytorch              | keras                  |
+| ----------------------- | -------------------- | -------------------- | ---------------------- |
+| weight layout           | in_out: W[j, k], j->k | out_in (nn.Linear)  | in_out (Dense kernel)  |
+| ReLU'(0), LeakyReLU'(0) | right-hand: 1        | left-hand: 0, slope  | left-hand: 0, slope    |
+| MSE                     | 1/2 sum              | mean, no 1/2         | mean, no 1/2           |
+| other losses' reduction | sum                  | mean                 | mean                   |
+| LeakyReLU's slope       | 0.01                 | 0.01                 | 0.3 (LeakyReLU layer)  |
+| probabilities' epsilon  | none                 | none                 | 1e-7 (Keras' epsilon)  |
 
-Each item can be overridden on its own (``Conventions.with_overrides``).
+The last row: Keras computes cross-entropy and binary cross-entropy over probabilities (its
+from_logits=False, when no fused last layer takes the logits) with the outputs clipped to
+[epsilon, 1 - epsilon], and cross-entropy first divides each row by its sum (losses.py).
+Each of the first two items can be overridden on its own (``Conventions.with_overrides``), the
+others in the activation's or the loss's own parameters.
 """
 
 from __future__ import annotations
@@ -50,6 +56,7 @@ class WeightLayout(StrEnum):
 class Preset(StrEnum):
     TEXTBOOK = "textbook"
     PYTORCH = "pytorch"
+    KERAS = "keras"
 
 
 @dataclass(frozen=True)
@@ -67,6 +74,10 @@ class Conventions:
     mse_reduction: Reduction
     mse_half: bool
     reduction: Literal["sum", "mean"]
+    leaky_relu_negative_slope: float = 0.01
+    """LeakyReLU's slope where a request leaves it out."""
+    epsilon: float | None = None
+    """Keras' fuzz factor for losses over probabilities; None: the outputs as they are."""
 
     def with_overrides(
         self,
@@ -105,5 +116,21 @@ PRESETS: dict[Preset, Conventions] = {
         mse_reduction="mean",
         mse_half=False,
         reduction="mean",
+    ),
+    # Keras 3 (keras-team/keras, keras/src): layers.Dense's kernel is (input_dim, units);
+    # layers.LeakyReLU(negative_slope=0.3), where activations.leaky_relu defaults to 0.2;
+    # ReLU's and LeakyReLU's gradients at 0 are the left-hand ones under the TensorFlow and
+    # PyTorch backends (JAX's leaky_relu takes 1 there); MeanSquaredError, CategoricalCrossentropy
+    # and BinaryCrossentropy reduce by "sum_over_batch_size", the mean over the last axis (BCE,
+    # MSE) or the sum over it (CCE), then the mean over samples; backend.epsilon() = 1e-7.
+    Preset.KERAS: Conventions(
+        preset=Preset.KERAS,
+        weight_layout=WeightLayout.IN_OUT,
+        relu_grad_at_zero=0,
+        mse_reduction="mean",
+        mse_half=False,
+        reduction="mean",
+        leaky_relu_negative_slope=0.3,
+        epsilon=1e-7,
     ),
 }

@@ -173,7 +173,14 @@ class _Worked:
             o: list[Term], t: list[Term], p: list[Term] | None, *, numbers: bool
         ) -> list[OutputUnit]:
             return [
-                OutputUnit(o[j], t[j], None if p is None else p[j], sums_to_one, numbers)
+                OutputUnit(
+                    o[j],
+                    t[j],
+                    None if p is None else p[j],
+                    sums_to_one,
+                    numbers,
+                    gap=float(o_row[j] - t_row[j]),
+                )
                 for j in range(len(o))
             ]
 

@@ -16,6 +16,7 @@ product with numbers in it is multiplied out (0.9078 * (1 - 0.9078)), as textboo
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 
 @dataclass(frozen=True)
@@ -133,6 +134,31 @@ class OverSamples:
     term: Term
 
 
+@dataclass(frozen=True)
+class Abs:
+    """|term|."""
+
+    term: Term
+
+
+@dataclass(frozen=True)
+class Condition:
+    """left < right, or left >= right: when a case of a piecewise formula applies."""
+
+    left: Term
+    relation: Literal["<", ">="]
+    right: Term
+
+
+@dataclass(frozen=True)
+class Case:
+    """The case of a piecewise formula that applies, with its condition: (o - t) / beta if
+    |o - t| < beta (SmoothL1's gradient), where the other case would be sign(o - t)."""
+
+    term: Term
+    condition: Condition
+
+
 Term = (
     Symbol
     | Number
@@ -149,6 +175,8 @@ Term = (
     | Call
     | Partial
     | OverSamples
+    | Abs
+    | Case
 )
 
 

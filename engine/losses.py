@@ -32,7 +32,10 @@ from engine.conventions import PRESETS, Conventions, Reduction
 from engine.errors import DomainError
 from engine.formulas import (
     ONE,
+    Abs,
     Call,
+    Case,
+    Condition,
     Difference,
     Group,
     Negative,
@@ -77,6 +80,7 @@ class OutputUnit:
     p : the link of the logits at k (softmax(o)_k, sigmoid(o_k)) for a loss on logits
     targets_sum_to_one : the sample's targets are a distribution (one-hot rows are)
     numbers : this is the row with the numbers substituted (so parameters are numbers too)
+    gap : the value of o_k - t_k (None where unknown)
     """
 
     o: Term
@@ -84,6 +88,8 @@ class OutputUnit:
     p: Term | None
     targets_sum_to_one: bool
     numbers: bool
+    gap: float | None = None
+    """o_k - t_k as computed, in both rows: a piecewise loss picks its case by it."""
 
     def parameter(self, name: str, value: float, *, negated: bool = False) -> Term:
         """A parameter of the loss (or its negative): its symbol, or its value in the row of
@@ -149,6 +155,12 @@ class Loss(ABC):
     def delta_from_logits(self, z: FloatArray, y: FloatArray) -> FloatArray:
         raise NotImplementedError(f"{self.name} has no fused form")
 
+    def kinks(self) -> tuple[float, ...]:
+        """The values of o - t where dL/do jumps: a central difference across one measures
+        neither side's derivative. Huber's and SmoothL1's |o - t| = delta (beta) are not kinks:
+        their gradient is continuous there, and a central difference is off by O(h) only."""
+        return ()
+
     def scale(self, shape: tuple[int, ...]) -> float:
         """The reduction's factor: 1 for sum, 1 / (count averaged over) otherwise."""
         if self.reduction == "sum":
@@ -193,6 +205,9 @@ class L1(Loss):
     def gradient(self, o: FloatArray, y: FloatArray) -> FloatArray:
         return self.scale(o.shape) * np.sign(o - y)
 
+    def kinks(self) -> tuple[float, ...]:
+        return (0.0,)
+
     def gradient_term(self, unit: OutputUnit, scale: float, *, fused: bool) -> Term:
         return scaled(scale, Call("sign", (Difference(unit.o, unit.t),)))
 
@@ -221,6 +236,59 @@ class Huber(Loss):
 
 
 @dataclass(frozen=True)
+class SmoothL1(Loss):
+    """PyTorch's SmoothL1Loss: quadratic within beta of the target, linear beyond it.
+
+    With d = o - t: L = sum of d^2 / (2 beta) where |d| < beta, |d| - beta/2 elsewhere, and
+    dL/do = d / beta where |d| < beta, sign(d) elsewhere (both sides give +-1 at |d| = beta, so
+    the gradient is continuous). beta = 0 is l1 exactly, as in PyTorch (sign(0) = 0).
+    Huber(delta) = delta * SmoothL1(beta = delta).
+    """
+
+    name = "smooth_l1"
+    formula = (
+        "L = sum of (o - t)^2 / (2 beta) where |o - t| < beta, |o - t| - beta/2 elsewhere "
+        "(l1 when beta = 0); divided by the element count for mean"
+    )
+    gradient_formula = "dL/do = (o - t) / beta where |o - t| < beta, sign(o - t) elsewhere"
+    beta: float = _param(1.0, "where the loss turns from quadratic to linear (>= 0; 0 is l1)")
+
+    def value(self, o: FloatArray, y: FloatArray) -> float:
+        d = np.abs(o - y)
+        if self.beta == 0.0:
+            return self.scale(o.shape) * float(np.sum(d))
+        with np.errstate(over="ignore"):  # d * d of the linear side, which np.where drops
+            pointwise = np.where(d < self.beta, 0.5 * d * d / self.beta, d - 0.5 * self.beta)
+        return self.scale(o.shape) * float(np.sum(pointwise))
+
+    def gradient(self, o: FloatArray, y: FloatArray) -> FloatArray:
+        d = o - y
+        if self.beta == 0.0:
+            return self.scale(o.shape) * np.sign(d)
+        # clip(d, -beta, beta) / beta is d / beta inside and exactly +-1 outside, never inf
+        return self.scale(o.shape) * (np.clip(d, -self.beta, self.beta) / self.beta)
+
+    def gradient_term(self, unit: OutputUnit, scale: float, *, fused: bool) -> Term:
+        """(o_k - t_k) / beta where |o_k - t_k| < beta, sign(o_k - t_k) elsewhere: the case
+        that applies, with its condition in the row of symbols."""
+        d = Difference(unit.o, unit.t)
+        if self.beta == 0.0:  # l1
+            return scaled(scale, Call("sign", (d,)))
+        beta = unit.parameter("beta", self.beta)
+        if unit.gap is None:  # the case unknown: both at once
+            return scaled(scale, Call("clip", (Quotient(Group(d), beta), Negative(ONE), ONE)))
+        inside = abs(unit.gap) < self.beta
+        piece = scaled(scale, Quotient(Group(d), beta) if inside else Call("sign", (d,)))
+        if unit.numbers:
+            return piece
+        return Case(piece, Condition(Abs(d), "<" if inside else ">=", beta))
+
+    def kinks(self) -> tuple[float, ...]:
+        """l1's kink at o = t when beta = 0; none otherwise (the gradient is continuous)."""
+        return (0.0,) if self.beta == 0.0 else ()
+
+
+@dataclass(frozen=True)
 class CrossEntropy(Loss):
     """Categorical cross-entropy over each sample's outputs.
 
@@ -236,6 +304,12 @@ class CrossEntropy(Loss):
     gradient_formula = "dL/dz = p - y with p = softmax(z) (fused); dL/do = -y / o otherwise"
     from_logits: bool = _param(False, "the outputs are logits: apply softmax inside the loss")
     label_smoothing: float = _param(0.0, "eps in [0, 1): y' = (1 - eps) y + eps / n_classes")
+    epsilon: float | None = _param(
+        None,
+        "Keras' fuzz factor (keras.config.epsilon(), 1e-7): outputs taken as probabilities are "
+        "divided by their row's sum and clipped to [epsilon, 1 - epsilon], as Keras' "
+        "categorical_crossentropy does; none: ln o of the outputs as they are",
+    )
 
     def scale(self, shape: tuple[int, ...]) -> float:
         return 1.0 if self.reduction == "sum" else 1.0 / shape[0]
@@ -263,6 +337,9 @@ class CrossEntropy(Loss):
         if self.from_logits:
             return self.value_from_logits(o, y)
         y = self.smoothed(y)
+        if self.epsilon is not None:
+            _, _, clipped = self._keras_probabilities(o, self.epsilon)
+            return -self.scale(o.shape) * float(np.vdot(y, np.log(clipped)))
         self._check_probabilities(o, y)
         log_o = np.log(np.where(y != 0.0, o, 1.0))
         return -self.scale(o.shape) * float(np.vdot(y, log_o))
@@ -271,14 +348,48 @@ class CrossEntropy(Loss):
         if self.from_logits:
             return self.delta_from_logits(o, y)
         y = self.smoothed(y)
+        if self.epsilon is not None:
+            return self._keras_gradient(o, y, self.epsilon)
         self._check_probabilities(o, y)
         return -self.scale(o.shape) * (y / np.where(y != 0.0, o, 1.0))
+
+    def _keras_probabilities(
+        self, o: FloatArray, epsilon: float
+    ) -> tuple[FloatArray, FloatArray, FloatArray]:
+        """Keras' categorical_crossentropy (from_logits=False, every backend): the row sums
+        s, q = o / s and c = clip(q, epsilon, 1 - epsilon), whose log it takes."""
+        bad = (o < 0.0) | (np.sum(o, axis=1, keepdims=True) <= 0.0)
+        if bad.any():
+            sample, output = (int(i) for i in np.argwhere(bad)[0])
+            raise DomainError(
+                "loss",
+                "cross_entropy with epsilon (Keras' form) divides each row of outputs by its "
+                f"sum, but output {output} of sample {sample} is {o[sample, output]:.6g} and "
+                "its row does not make a distribution: use a softmax last layer, or set "
+                "from_logits to true",
+            )
+        sums: FloatArray = np.sum(o, axis=1, keepdims=True)
+        q = o / sums
+        return sums, q, np.clip(q, epsilon, 1.0 - epsilon)
+
+    def _keras_gradient(self, o: FloatArray, y: FloatArray, epsilon: float) -> FloatArray:
+        """dL/do of -sum_k y_k ln c_k, c = clip(q, epsilon, 1 - epsilon), q = o / sum(o):
+        with g_k = -y_k / c_k where the clip passes q_k (epsilon <= q_k <= 1 - epsilon, as
+        the gradients of torch.clip and tf.clip_by_value do) and 0 where it holds it,
+        dq_k/do_j = (delta_kj - q_k) / s gives dL/do_j = (g_j - sum_k g_k q_k) / s."""
+        sums, q, clipped = self._keras_probabilities(o, epsilon)
+        passed = (q >= epsilon) & (q <= 1.0 - epsilon)
+        g = np.where(passed, -y / clipped, 0.0)
+        weighted: FloatArray = np.sum(g * q, axis=1, keepdims=True)
+        return self.scale(o.shape) * (g - weighted) / sums
 
     def gradient_term(self, unit: OutputUnit, scale: float, *, fused: bool) -> Term | None:
         """(p_k - t_k) over logits (p = softmax), (o_k - t_k) fused with a softmax output,
         -t_k / o_k otherwise; None with label smoothing or targets that are no distribution."""
         if self.label_smoothing or not unit.targets_sum_to_one:
             return None
+        if self.epsilon is not None and not fused and not self.from_logits:
+            return None  # Keras' normalized, clipped form: no short formula per unit
         if self.from_logits:
             assert unit.p is not None
             return scaled(scale, minus(unit.p, unit.t))
@@ -313,6 +424,12 @@ class BinaryCrossEntropy(Loss):
     formula = "L = -sum y ln o + (1 - y) ln(1 - o), o = sigmoid(z) when from_logits"
     gradient_formula = "dL/dz = sigmoid(z) - y (fused); dL/do = (o - y) / (o (1 - o)) otherwise"
     from_logits: bool = _param(False, "the outputs are logits: apply sigmoid inside the loss")
+    epsilon: float | None = _param(
+        None,
+        "Keras' fuzz factor (keras.config.epsilon(), 1e-7): outputs taken as probabilities are "
+        "clipped to [epsilon, 1 - epsilon], as Keras' binary_crossentropy does; none: "
+        "PyTorch's BCELoss (log clamped at -100)",
+    )
 
     def fuses_with(self, activation: Activation) -> bool:
         return not self.from_logits and isinstance(activation, Sigmoid)
@@ -328,6 +445,10 @@ class BinaryCrossEntropy(Loss):
         if self.from_logits:
             return self.value_from_logits(o, y)
         self._check_probabilities(o)
+        if self.epsilon is not None:  # Keras' binary_crossentropy
+            c = np.clip(o, self.epsilon, 1.0 - self.epsilon)
+            pointwise = y * np.log(c) + (1.0 - y) * np.log(1.0 - c)
+            return -self.scale(o.shape) * float(np.sum(pointwise))
         log_o = np.maximum(np.log(np.maximum(o, 1e-300)), _BCE_LOG_FLOOR)
         log_1mo = np.maximum(np.log(np.maximum(1.0 - o, 1e-300)), _BCE_LOG_FLOOR)
         return -self.scale(o.shape) * float(np.sum(y * log_o + (1.0 - y) * log_1mo))
@@ -336,16 +457,22 @@ class BinaryCrossEntropy(Loss):
         if self.from_logits:
             return self.delta_from_logits(o, y)
         self._check_probabilities(o)
+        if self.epsilon is not None:  # 0 where the clip holds o (outside [eps, 1 - eps])
+            c = np.clip(o, self.epsilon, 1.0 - self.epsilon)
+            passed = (o >= self.epsilon) & (o <= 1.0 - self.epsilon)
+            return self.scale(o.shape) * np.where(passed, (c - y) / (c * (1.0 - c)), 0.0)
         return self.scale(o.shape) * (o - y) / np.maximum((1.0 - o) * o, _BCE_EPSILON)
 
-    def gradient_term(self, unit: OutputUnit, scale: float, *, fused: bool) -> Term:
+    def gradient_term(self, unit: OutputUnit, scale: float, *, fused: bool) -> Term | None:
         """(p_k - t_k) over logits (p = sigmoid), (o_k - t_k) fused with a sigmoid output,
-        (o_k - t_k) / (o_k(1 - o_k)) otherwise."""
+        (o_k - t_k) / (o_k(1 - o_k)) otherwise (None in Keras' clipped form)."""
         if self.from_logits:
             assert unit.p is not None
             return scaled(scale, minus(unit.p, unit.t))
         if fused:
             return scaled(scale, minus(unit.o, unit.t))
+        if self.epsilon is not None:
+            return None  # Keras' clipped form: 0 where the clip holds o
         o = unit.o
         return scaled(scale, Quotient(minus(o, unit.t), Group(Product((o, minus(ONE, o))))))
 
@@ -369,7 +496,7 @@ def _names(cls: type[Loss]) -> tuple[str, ...]:
 
 
 LOSSES: dict[str, type[Loss]] = {
-    cls.name: cls for cls in (MSE, CrossEntropy, BinaryCrossEntropy, L1, Huber)
+    cls.name: cls for cls in (MSE, CrossEntropy, BinaryCrossEntropy, L1, Huber, SmoothL1)
 }
 
 
@@ -397,6 +524,8 @@ def _built(cls: type[Loss], kwargs: dict[str, Any], conventions: Conventions) ->
         kwargs.setdefault("half", conventions.mse_half)
     else:
         kwargs.setdefault("reduction", conventions.reduction)
+    if cls in (CrossEntropy, BinaryCrossEntropy):
+        kwargs.setdefault("epsilon", conventions.epsilon)
     return cls(**kwargs)
 
 

@@ -26,7 +26,7 @@ def conventions(req: NetworkRequest) -> engine.Conventions:
     return _conventions(req.conventions, req.weight_layout, req.relu_grad_at_zero)
 
 
-@cache  # 2 presets x 3 layouts x 3 kink conventions at most
+@cache  # 3 presets x 3 layouts x 3 kink conventions at most
 def _conventions(
     preset: Preset, weight_layout: Layout | None, relu_grad_at_zero: int | None
 ) -> engine.Conventions:

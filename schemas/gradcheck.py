@@ -8,7 +8,7 @@ from pydantic import BaseModel, Field, model_validator
 from pydantic_core import PydanticCustomError
 from typing_extensions import Self  # typing.Self from Python 3.11 on
 
-from engine.gradcheck import DEFAULT_EPSILON, THRESHOLDS, GradientCheck
+from engine.gradcheck import DEFAULT_EPSILON, KINK, THRESHOLDS, GradientCheck
 from schemas.arrays import Targets
 from schemas.requests import NetworkRequest
 
@@ -45,24 +45,55 @@ class GradcheckRequest(NetworkRequest):
         return self
 
 
+Verdict = Literal["good", "acceptable", "suspicious", "wrong"]
+TensorVerdict = Literal["good", "acceptable", "suspicious", "wrong", "kink"]
+
+
+class KinkAnswer(BaseModel):
+    index: list[int]
+    verdict: Literal["kink"]
+    message: Literal["kink: finite differences do not apply here"]
+    analytic: float = Field(description="backprop's dL/dtheta (its convention at the kink)")
+    numeric: float = Field(description="the central difference, (left + right) / 2")
+    left: float = Field(description="(L(theta) - L(theta - h)) / h")
+    right: float = Field(description="(L(theta + h) - L(theta)) / h")
+
+
 class TensorCheckAnswer(BaseModel):
     layer: int = Field(description="0-based, as layers[i] of a /v1/backprop answer")
     parameter: Literal["weights", "biases"]
-    max_relative_error: float = Field(description="max |a - n| / max(|a|, |n|) over entries")
-    verdict: Literal["good", "acceptable", "suspicious", "wrong"]
-    worst_index: list[int]
-    analytic: float
-    numeric: float
+    max_relative_error: float | None = Field(
+        description="max |a - n| / max(|a|, |n|) over the entries not at a kink (0 where "
+        "|a - n| is within rounding_floor); null when every entry is at a kink"
+    )
+    verdict: TensorVerdict = Field(
+        description="from max_relative_error; kink when every entry is at a kink"
+    )
+    worst_index: list[int] | None
+    analytic: float | None
+    numeric: float | None
+    kinks: list[KinkAnswer] = Field(
+        description="the entries whose central difference straddles a kink, each with its "
+        "one-sided differences; they count in no verdict"
+    )
 
 
 class GradcheckResponse(BaseModel):
-    verdict: Literal["good", "acceptable", "suspicious", "wrong"]
-    max_relative_error: float
-    epsilon: float
-    near_kink: bool = Field(
-        description="some z of a ReLU-like activation is within a step of its kink at 0, where "
-        "finite differences are unreliable"
+    verdict: TensorVerdict = Field(
+        description="on every entry not at a kink; kink when every entry is at one"
     )
+    max_relative_error: float | None
+    epsilon: float
+    rounding_floor: float | None = Field(
+        description="u = 16 eps M / h: a difference |a - n| up to u is float64 rounding in "
+        "L(theta + h) - L(theta - h), and counts as agreement; null where u is not below "
+        "1e-4 of the largest gradient entry (the step is too small for float64), and then "
+        "no difference is forgiven"
+    )
+    near_kink: bool = Field(
+        description="some entry's central difference straddles a kink (see kinks)"
+    )
+    kinks: int = Field(description="how many entries straddle a kink, over every tensor")
     thresholds: dict[str, float] = Field(
         description="upper bound of the relative error for each verdict (CS231n)"
     )
@@ -75,7 +106,9 @@ def gradcheck_payload(result: GradientCheck) -> dict[str, Any]:
         "verdict": result.verdict,
         "max_relative_error": result.max_relative_error,
         "epsilon": result.epsilon,
+        "rounding_floor": result.rounding_floor,
         "near_kink": result.near_kink,
+        "kinks": result.kinks,
         "thresholds": {name: bound for bound, name in THRESHOLDS},
         "parameters": [
             {
@@ -83,9 +116,21 @@ def gradcheck_payload(result: GradientCheck) -> dict[str, Any]:
                 "parameter": c.parameter,
                 "max_relative_error": c.max_relative_error,
                 "verdict": c.verdict,
-                "worst_index": list(c.worst_index),
+                "worst_index": None if c.worst_index is None else list(c.worst_index),
                 "analytic": c.analytic,
                 "numeric": c.numeric,
+                "kinks": [
+                    {
+                        "index": list(k.index),
+                        "verdict": "kink",
+                        "message": KINK,
+                        "analytic": k.analytic,
+                        "numeric": k.numeric,
+                        "left": k.left,
+                        "right": k.right,
+                    }
+                    for k in c.kinks
+                ],
             }
             for c in result.checks
         ],

@@ -22,7 +22,7 @@ from schemas.limits import DEFAULT_LIMITS, Cost, Limits
 from schemas.specs import ActivationSpec, LossSpec
 
 ZeroOrOne = Annotated[int, Field(strict=True, ge=0, le=1)]
-Preset = Literal["textbook", "pytorch"]
+Preset = Literal["textbook", "pytorch", "keras"]
 Layout = Literal["in_out", "out_in"]
 
 
@@ -56,8 +56,10 @@ class NetworkRequest(BaseModel):
     loss: LossSpec = Field(default="mse", validate_default=True)
     conventions: Preset = Field(
         default="textbook",
-        description="the preset: textbook (in_out, ReLU'(0) = 1, MSE = 1/2 sum, sums) or "
-        "pytorch (out_in, ReLU'(0) = 0, MSE = mean, means)",
+        description="the preset: textbook (in_out, ReLU'(0) = 1, MSE = 1/2 sum, sums), "
+        "pytorch (out_in, ReLU'(0) = 0, MSE = mean, means) or keras (in_out, ReLU'(0) = 0, "
+        "means, LeakyReLU's slope 0.3, probabilities clipped at epsilon 1e-7); GET "
+        "/v1/conventions lists what each sets",
     )
     weight_layout: Layout | None = Field(
         default=None, description="overrides the preset's weight layout"

@@ -25,7 +25,7 @@ Row = list[float] | Base64Array
 
 
 class ConventionsUsed(BaseModel):
-    preset: Literal["textbook", "pytorch"]
+    preset: Literal["textbook", "pytorch", "keras"]
     weight_layout: Literal["in_out", "out_in"]
     relu_grad_at_zero: Literal[0, 1]
     loss: dict[str, str | float | bool] = Field(
@@ -70,7 +70,7 @@ def conventions_payload(conventions: engine.Conventions, loss: engine.Loss) -> d
         "preset": conventions.preset.value,
         "weight_layout": conventions.weight_layout.value,
         "relu_grad_at_zero": conventions.relu_grad_at_zero,
-        "loss": loss.params(),
+        "loss": {name: value for name, value in loss.params().items() if value is not None},
     }
 
 

@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool
 
 from engine import activations, losses
-from schemas.arrays import FiniteFloat, PositiveFloat
+from schemas.arrays import FiniteFloat, NonNegativeFloat, PositiveFloat
 
 
 class _Spec(BaseModel):
@@ -44,7 +44,9 @@ class PlainActivation(_Spec):
 
 class LeakyReLUSpec(_Spec):
     name: Literal["leaky_relu"]
-    negative_slope: FiniteFloat = activations.LeakyReLU.negative_slope
+    negative_slope: FiniteFloat | None = Field(
+        default=None, description="the preset's when left out: 0.01, or 0.3 under keras"
+    )
 
 
 class ELUSpec(_Spec):
@@ -78,9 +80,12 @@ ActivationSpec = Annotated[
 
 
 # Losses -------------------------------------------------------------------------------------------
-# A reduction (and MSE's half) left out takes the default of the request's conventions.
+# A reduction (and MSE's half, the cross-entropies' epsilon) left out takes the default of the
+# request's conventions.
 
 SumOrMean = Literal["sum", "mean"]
+KerasEpsilon = Annotated[FiniteFloat, Field(gt=0.0, lt=0.5)]
+"""Keras' fuzz factor: outputs taken as probabilities are clipped to [epsilon, 1 - epsilon]."""
 
 
 class MSESpec(_Spec):
@@ -96,12 +101,14 @@ class CrossEntropySpec(_Spec):
         losses.CrossEntropy.label_smoothing
     )
     reduction: SumOrMean | None = None
+    epsilon: KerasEpsilon | None = None
 
 
 class BinaryCrossEntropySpec(_Spec):
     name: Literal["binary_cross_entropy"]
     from_logits: StrictBool = losses.BinaryCrossEntropy.from_logits
     reduction: SumOrMean | None = None
+    epsilon: KerasEpsilon | None = None
 
 
 class L1Spec(_Spec):
@@ -115,8 +122,16 @@ class HuberSpec(_Spec):
     reduction: SumOrMean | None = None
 
 
-_LossObject = MSESpec | CrossEntropySpec | BinaryCrossEntropySpec | L1Spec | HuberSpec
-LossName = Literal["mse", "cross_entropy", "binary_cross_entropy", "l1", "huber"]
+class SmoothL1Spec(_Spec):
+    name: Literal["smooth_l1"]
+    beta: NonNegativeFloat = losses.SmoothL1.beta
+    reduction: SumOrMean | None = None
+
+
+_LossObject = (
+    MSESpec | CrossEntropySpec | BinaryCrossEntropySpec | L1Spec | HuberSpec | SmoothL1Spec
+)
+LossName = Literal["mse", "cross_entropy", "binary_cross_entropy", "l1", "huber", "smooth_l1"]
 
 LossSpec = Annotated[
     _LossObject,

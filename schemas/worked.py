@@ -36,7 +36,7 @@ def written(equation: f.Equation) -> Formula:
 Written = tuple[str, str]
 """A term as (plain text, LaTeX)."""
 
-_LATEX_NAMES = {"delta": r"\delta", "eta": r"\eta"}
+_LATEX_NAMES = {"delta": r"\delta", "eta": r"\eta", "beta": r"\beta"}
 _LATEX_FUNCTIONS = {"sign": r"\operatorname{sign}", "clip": r"\operatorname{clip}"}
 
 
@@ -176,6 +176,26 @@ def _(term: f.OverSamples) -> Written:
     return f"sum_n {text}", rf"\sum_{{n}} {latex}"
 
 
+@_write.register
+def _(term: f.Abs) -> Written:
+    text, latex = _write(term.term)
+    return f"|{text}|", rf"\left|{latex}\right|"
+
+
+@_write.register
+def _(term: f.Condition) -> Written:
+    (left, left_latex), (right, right_latex) = _write(term.left), _write(term.right)
+    latex_relation = {"<": "<", ">=": r"\geq"}[term.relation]
+    return f"{left} {term.relation} {right}", f"{left_latex} {latex_relation} {right_latex}"
+
+
+@_write.register
+def _(term: f.Case) -> Written:
+    """The case that applies, then its condition: (o_1 - t_1) / beta if |o_1 - t_1| < beta."""
+    (text, latex), (condition, condition_latex) = _write(term.term), _write(term.condition)
+    return f"{text} if {condition}", rf"{latex} \quad \text{{if }} {condition_latex}"
+
+
 def _flattened(product: f.Product) -> list[f.Term]:
     """A product's factors, those of the products inside it included, in order."""
     factors: list[f.Term] = []
@@ -198,6 +218,10 @@ def _has_numbers(term: f.Term) -> bool:
             children = (inner,)
         case f.Power(base=inner) | f.Exp(exponent=inner) | f.Partial(of=inner):
             children = (inner,)
+        case f.Abs(term=inner):
+            children = (inner,)
+        case f.Case(term=inner, condition=f.Condition(left=left, right=right)):
+            children = (inner, left, right)
         case _:
             children = ()
     return any(_has_numbers(child) for child in children)

@@ -351,7 +351,7 @@ def catalogs(client: httpx.Client) -> str:
     losses = [loss["name"] for loss in client.get("/v1/losses").json()["losses"]]
     limits = {x["name"]: x["value"] for x in client.get("/v1/limits").json()["limits"]}
     expect(len(activations) == 11 and "softmax" in activations, f"activations {activations}")
-    expect(len(losses) == 5 and "huber" in losses, f"losses {losses}")
+    expect(len(losses) == 6 and "smooth_l1" in losses, f"losses {losses}")
     expect(limits.get("max_body_bytes") == 32 * 1024 * 1024, f"limits {limits}")
     return f"{len(activations)} activations, {len(losses)} losses, {len(limits)} limits"
 

@@ -34,6 +34,7 @@ LOSSES: list[Any] = [
     {"name": "mse", "reduction": "batch_mean"},
     "l1",
     {"name": "huber", "delta": 0.5},
+    {"name": "smooth_l1", "beta": 0.5},
     "cross_entropy",
     {"name": "cross_entropy", "from_logits": True, "label_smoothing": 0.1},
     "binary_cross_entropy",
@@ -45,6 +46,7 @@ CONVENTIONS: list[dict[str, Any]] = [
     {"conventions": "pytorch"},
     {"conventions": "textbook", "weight_layout": "out_in"},
     {"conventions": "pytorch", "weight_layout": "in_out", "relu_grad_at_zero": 1},
+    {"conventions": "keras"},
 ]
 
 
@@ -93,8 +95,8 @@ def backprop_requests(draw: st.DrawFn, activation: Any, loss: Any) -> dict[str, 
     flat = n_samples == 1 and draw(st.booleans())
     rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
 
-    out_in = conventions.get("weight_layout", "in_out" if conventions["conventions"] ==
-                             "textbook" else "out_in") == "out_in"  # fmt: skip
+    own_layout = {"textbook": "in_out", "pytorch": "out_in", "keras": "in_out"}
+    out_in = conventions.get("weight_layout", own_layout[conventions["conventions"]]) == "out_in"
     layers = []
     for n_in, n_out, act in zip(
         widths, widths[1:], layer_activations(activation, loss, depth), strict=False

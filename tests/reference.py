@@ -32,6 +32,11 @@ PRESETS: dict[str, dict[str, Any]] = {
                  "mse_half": True, "reduction": "sum"},
     "pytorch": {"weight_layout": "out_in", "relu_grad_at_zero": 0, "mse_reduction": "mean",
                 "mse_half": False, "reduction": "mean"},
+    # Keras 3: Dense kernels (in, out), layers.LeakyReLU(negative_slope=0.3), "sum_over_batch_size"
+    # reductions, and backend.epsilon() = 1e-7 clipping probabilities in the cross-entropies
+    "keras": {"weight_layout": "in_out", "relu_grad_at_zero": 0, "mse_reduction": "mean",
+              "mse_half": False, "reduction": "mean", "leaky_relu_negative_slope": 0.3,
+              "epsilon": 1e-7},
 }  # fmt: skip
 
 SELU_ALPHA = 1.6732632423543772848170429916717
@@ -100,6 +105,8 @@ def conventions_of(request: dict[str, Any]) -> Conventions:
         loss.setdefault("half", preset["mse_half"])
     else:
         loss.setdefault("reduction", preset["reduction"])
+    if loss["name"] in ("cross_entropy", "binary_cross_entropy") and "epsilon" in preset:
+        loss.setdefault("epsilon", preset["epsilon"])
     return Conventions(
         weight_layout=request.get("weight_layout") or preset["weight_layout"],
         relu_grad_at_zero=request.get("relu_grad_at_zero", preset["relu_grad_at_zero"]),
@@ -135,7 +142,13 @@ def forward(
             if z_nudge is not None and z_nudge[:2] == (i, n):
                 z[z_nudge[2]] += z_nudge[3]
             z_rows.append(z)
-        a_rows = [activate(layer["activation"], z) for z in z_rows]
+        spec = layer["activation"]
+        if _name(spec) == "leaky_relu" and (isinstance(spec, str) or "negative_slope" not in spec):
+            slope = PRESETS[request.get("conventions", "textbook")].get(
+                "leaky_relu_negative_slope", 0.01
+            )
+            spec = {"name": "leaky_relu", "negative_slope": slope}
+        a_rows = [activate(spec, z) for z in z_rows]
         zs.append(z_rows)
         activations.append(a_rows)
     return zs, activations
@@ -181,13 +194,9 @@ def loss_value(request: dict[str, Any], outputs: Rows, logits: Rows | None = Non
     if name == "mse":
         total = sum((o - y) ** 2 for o, y in pairs) * (0.5 if spec["half"] else 1.0)
         return total / (N if reduction == "batch_mean" else per_element_mean)
-    if name == "l1":
-        return sum(abs(o - y) for o, y in pairs) / per_element_mean
-    if name == "huber":
-        d = spec.get("delta", 1.0)
-        terms = (0.5 * (o - y) ** 2 if abs(o - y) < d else d * (abs(o - y) - 0.5 * d)
-                 for o, y in pairs)  # fmt: skip
-        return sum(terms) / per_element_mean
+    elementwise = _elementwise_loss(spec)
+    if elementwise is not None:
+        return sum(elementwise(o - y) for o, y in pairs) / per_element_mean
     last = _name(request["network"]["layers"][-1]["activation"])
     if name == "binary_cross_entropy":
         if spec.get("from_logits", False):
@@ -196,8 +205,10 @@ def loss_value(request: dict[str, Any], outputs: Rows, logits: Rows | None = Non
             zs = [z for row in logits for z in row]
             terms = (-(y * _log_sigmoid(z) + (1 - y) * _log_sigmoid(-z))
                      for z, (_, y) in zip(zs, pairs, strict=True))  # fmt: skip
-        else:
-            terms = (-(y * math.log(o) + (1 - y) * math.log(1 - o)) for o, y in pairs)
+        else:  # Keras' binary_crossentropy clips o to [epsilon, 1 - epsilon]
+            fuzz = spec.get("epsilon") or 0.0
+            clipped = ((min(max(o, fuzz), 1 - fuzz), y) for o, y in pairs)
+            terms = (-(y * math.log(c) + (1 - y) * math.log(1 - c)) for c, y in clipped)
         return sum(terms) / per_element_mean
     if name == "cross_entropy":
         eps = spec.get("label_smoothing", 0.0)
@@ -208,11 +219,33 @@ def loss_value(request: dict[str, Any], outputs: Rows, logits: Rows | None = Non
             elif last == "softmax" and logits is not None:
                 log_p = _log_softmax(logits[n])
             else:
-                log_p = [math.log(o) for o in o_row]
+                log_p = _log_probabilities(o_row, spec.get("epsilon"))
             smoothed = [(1 - eps) * y + eps / C for y in y_row]
             total -= sum(y * lp for y, lp in zip(smoothed, log_p, strict=True))
         return total / (N if reduction == "mean" else 1)
     raise ValueError(f"unknown loss {name}")
+
+
+def _log_probabilities(row: list[float], epsilon: float | None) -> list[float]:
+    """ln o of outputs taken as probabilities; Keras' categorical_crossentropy (epsilon set)
+    divides them by their sum and clips them to [epsilon, 1 - epsilon] first."""
+    if epsilon is None:
+        return [math.log(o) for o in row]
+    total = sum(row)
+    return [math.log(min(max(o / total, epsilon), 1 - epsilon)) for o in row]
+
+
+def _elementwise_loss(spec: dict[str, Any]) -> Callable[[float], float] | None:
+    """l1, huber and smooth_l1 as a function of d = o - y (None for the other losses)."""
+    if spec["name"] == "l1":
+        return abs
+    if spec["name"] == "huber":
+        delta = spec.get("delta", 1.0)
+        return lambda d: 0.5 * d * d if abs(d) < delta else delta * (abs(d) - 0.5 * delta)
+    if spec["name"] == "smooth_l1":  # torch.nn.SmoothL1Loss; beta = 0 is l1
+        beta = spec.get("beta", 1.0)
+        return lambda d: 0.5 * d * d / beta if abs(d) < beta else abs(d) - 0.5 * beta
+    return None
 
 
 def loss_of(request: dict[str, Any], z_nudge: tuple[int, int, int, float] | None = None) -> float:

@@ -64,6 +64,7 @@ async def test_activation_catalog_lists_the_engine_registry(client: httpx.AsyncC
     assert set(catalog) == set(engine.ACTIVATIONS) == set(ActivationName.__args__)
     assert catalog["leaky_relu"]["parameters"] == [{
         "name": "negative_slope", "default": 0.01,
+        "defaults": {"textbook": 0.01, "pytorch": 0.01, "keras": 0.3},
         "description": "slope of the function for z < 0",
     }]  # fmt: skip
     assert catalog["softmax"]["last_layer_only"] is True
@@ -76,8 +77,8 @@ async def test_loss_catalog_gives_each_presets_defaults(client: httpx.AsyncClien
     catalog = {loss["name"]: loss for loss in (await client.get("/v1/losses")).json()["losses"]}
     assert set(catalog) == set(engine.LOSSES) == set(LossName.__args__)
     mse = {p["name"]: p["defaults"] for p in catalog["mse"]["parameters"]}
-    assert mse == {"reduction": {"textbook": "sum", "pytorch": "mean"},
-                   "half": {"textbook": True, "pytorch": False}}  # fmt: skip
+    assert mse == {"reduction": {"textbook": "sum", "pytorch": "mean", "keras": "mean"},
+                   "half": {"textbook": True, "pytorch": False, "keras": False}}  # fmt: skip
     assert catalog["cross_entropy"]["fused_with"] == "softmax"
     assert catalog["binary_cross_entropy"]["fused_with"] == "sigmoid"
     assert catalog["cross_entropy"]["class_indices"] is True

@@ -87,7 +87,7 @@ CASES: list[tuple[str, Mutation, list[Any], str]] = [
      ["body", "loss", "reduction"], "'sum' or 'mean'"),
     ("unknown field", top("learning_rat", 0.5), ["body", "learning_rat"], "Extra inputs"),
     ("missing targets", lambda r: r.pop("targets"), ["body", "targets"], "Field required"),
-    ("unknown preset", top("conventions", "keras"), ["body", "conventions"], "'textbook'"),
+    ("unknown preset", top("conventions", "tensorflow"), ["body", "conventions"], "'textbook'"),
     ("relu_grad_at_zero of true", top("relu_grad_at_zero", True), ["body", "relu_grad_at_zero"],
      "valid integer"),
     ("relu_grad_at_zero of 0.5", top("relu_grad_at_zero", 0.5), ["body", "relu_grad_at_zero"],

@@ -85,6 +85,22 @@ NETWORKS: dict[str, dict[str, Any]] = {
         "learning_rate": 0.1,
         "ascent": True,
     },
+    "tanh linear, smooth_l1, 2 samples": {
+        "network": {
+            "layers": [
+                {"weights": [[0.2, -0.4], [0.5, 0.3]], "biases": [0.1, -0.1], "activation": "tanh"},
+                {
+                    "weights": [[0.6, -0.2], [0.1, 0.7]],
+                    "biases": [0.0, 0.2],
+                    "activation": "linear",
+                },
+            ]
+        },
+        "inputs": [[1.0, -2.0], [0.5, 0.5]],
+        "targets": [[0.5, 1.0], [-0.25, 0.0]],
+        "loss": {"name": "smooth_l1", "beta": 0.5, "reduction": "mean"},
+        "learning_rate": 0.1,
+    },
     "sigmoid binary cross-entropy": {
         "network": {
             "layers": [

@@ -63,6 +63,8 @@ def away_from_kinks(request: dict[str, Any]) -> bool:
         outputs = [o for row in acts[-1] for o in row]
         if min(*outputs, 1 - max(outputs)) < 1e-6:
             return False
+    if loss["name"] == "smooth_l1" and min(abs(g - loss.get("beta", 1.0)) for g in gaps) < 1e-3:
+        return False  # L'' jumps at |o - t| = beta: a central difference there is O(h), not O(h^2)
     return not (loss["name"] == "huber" and min(abs(g - loss["delta"]) for g in gaps) < 1e-3)
 
 

@@ -45,6 +45,7 @@ LOSSES: list[Any] = [
     {"name": "binary_cross_entropy", "from_logits": True},
     "l1",
     {"name": "huber", "delta": 0.3},
+    {"name": "smooth_l1", "beta": 0.5},
 ]
 ARITHMETIC = re.compile(r"^[0-9eE.+\-*/() ^]+$")
 

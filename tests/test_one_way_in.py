@@ -34,6 +34,7 @@ ENDPOINTS: list[tuple[str, str, dict[str, Any] | None]] = [
                                          "learning_rate": 0.1}),
     ("GET", "/v1/activations", None),
     ("GET", "/v1/losses", None),
+    ("GET", "/v1/conventions", None),
     ("GET", "/v1/limits", None),
     ("GET", "/healthz", None),
     ("GET", "/readyz", None),

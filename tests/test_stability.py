@@ -89,7 +89,8 @@ def saturated(activation: str, loss: Any) -> dict[str, Any]:
     ("activation", "loss"),
     [("softmax", "cross_entropy"), ("sigmoid", "binary_cross_entropy"), ("linear",
      {"name": "cross_entropy", "from_logits": True}), ("linear", {"name": "binary_cross_entropy",
-     "from_logits": True}), ("tanh", "mse"), ("softplus", "huber"), ("gelu", "l1")],
+     "from_logits": True}), ("tanh", "mse"), ("softplus", "huber"), ("gelu", "l1"),
+     ("silu", {"name": "smooth_l1", "beta": 0.5})],
 )  # fmt: skip
 def test_whole_network_at_z_1000_gives_finite_answers(activation: str, loss: Any) -> None:
     got = answer(saturated(activation, loss))

@@ -7,10 +7,11 @@ weight_gradients, bias_gradients, updated_weights and updated_biases.
 
 Coverage
 --------
-``test_random_networks_match_pytorch``, 2,610 random networks: one test per loss variant (36:
+``test_random_networks_match_pytorch``, 3,330 random networks: one test per loss variant (44:
 mse with each reduction x half, and with neither; cross_entropy from_logits x label_smoothing
-x reduction; binary_cross_entropy from_logits x reduction; l1; huber with two deltas; each
-reduction also left to the preset). For each, every last-layer activation the loss accepts
+x reduction; binary_cross_entropy from_logits x reduction; l1; huber with two deltas;
+smooth_l1 with two betas, then its default and beta = 0; each reduction also left to the
+preset). For each, every last-layer activation the loss accepts
 (all 15 under from_logits and the regression losses) x 6 layouts: each preset with its own
 weight layout left implicit, sent explicitly, and overridden by the other one. relu_grad_at_zero
 cycles through unset, 0 and 1; hidden activations are drawn from all 14 variants (leaky_relu
@@ -24,9 +25,9 @@ larger weights (then a 422 is accepted where PyTorch's own answer is not finite)
 
 Then: kinks where z is exactly 0 (relu, leaky_relu, elu, selu; each preset's own convention
 and each overridden; hidden and output layers), the losses' own kinks (l1 at o = y, huber at
-|o - y| = delta), every activation at 169 values of z from -1000 to 1000, losses saturated
-(logits 17 to 120 apart, probabilities and targets within 1e-12 of 0 and 1), and 177 networks
-posted to a real uvicorn server.
+|o - y| = delta, smooth_l1 at |o - y| = beta and with beta = 0), every activation at 169
+values of z from -1000 to 1000, losses saturated (logits 17 to 120 apart, probabilities and
+targets within 1e-12 of 0 and 1), and 225 networks posted to a real uvicorn server.
 
 Tolerance
 ---------
@@ -126,6 +127,11 @@ def _loss_variants() -> list[dict[str, Any]]:
         variants.extend(
             {"name": "huber", "delta": delta, "reduction": reduction} for delta in [1.0, 0.3]
         )
+        variants.extend(
+            {"name": "smooth_l1", "beta": beta, "reduction": reduction} for beta in [1.0, 0.3]
+        )
+    variants.append({"name": "smooth_l1"})
+    variants.append({"name": "smooth_l1", "beta": 0.0})  # l1, as PyTorch makes it
     return [{k: v for k, v in variant.items() if v is not None} for variant in variants]
 
 
@@ -549,6 +555,49 @@ async def test_l1_and_huber_at_their_kinks_match_pytorch(
         np.array(answer["layers"][0]["deltas"]).tolist()
         == (scale * np.array([[0.5, -0.5, -0.5], [-0.5, 0.5, 0.5]])).tolist()
     )
+
+
+@pytest.mark.parametrize("preset", ["textbook", "pytorch"])
+async def test_smooth_l1_at_its_breakpoints_matches_pytorch(
+    client: httpx.AsyncClient, preset: str
+) -> None:
+    """smooth_l1 exactly at |o - y| = beta is on its linear side with gradient +-1 (the
+    quadratic side gives the same: the gradient is continuous); beta = 0 is l1 (0 at o = y)."""
+    base: dict[str, Any] = {
+        "network": {
+            "layers": [
+                {"weights": [[0.0, 0.0, 0.0]], "biases": [1.5, -0.25, 3.0], "activation": "linear"}
+            ]
+        },
+        "inputs": [[0.7], [-1.2]],
+        "learning_rate": 0.25,
+        "conventions": preset,
+        "weight_layout": "in_out",
+    }
+    at_beta = {
+        **base,
+        "loss": {"name": "smooth_l1", "beta": 0.5},
+        "targets": [
+            [1.0, 0.25, 3.25],
+            [2.0, -0.75, 2.5],
+        ],  # d = (0.5, -0.5, -0.25), (-0.5, 0.5, 0.5)
+    }
+    answer = await _post(client, at_beta)
+    assert_matches_pytorch(answer, at_beta)
+    scale = 1.0 if preset == "textbook" else 1.0 / 6.0
+    assert (
+        np.array(answer["layers"][0]["deltas"]).tolist()
+        == (scale * np.array([[1.0, -1.0, -0.5], [-1.0, 1.0, 1.0]])).tolist()
+    )
+    as_l1 = {
+        **base,
+        "loss": {"name": "smooth_l1", "beta": 0.0},
+        "targets": [[1.5, 0.0, 3.0], [1.0, -0.25, 2.0]],
+    }
+    answer = await _post(client, as_l1)
+    assert_matches_pytorch(answer, as_l1)
+    assert answer["layers"][0]["deltas"][0][0] == 0.0
+    assert answer["layers"][0]["deltas"][1][1] == 0.0
 
 
 # Extreme pre-activations and saturated losses ---------------------------------------------------

@@ -143,6 +143,7 @@ def resolved_loss(spec: str | dict[str, Any], conv: dict[str, Any]) -> dict[str,
         "from_logits": p.get("from_logits", False),
         "label_smoothing": p.get("label_smoothing", 0.0),
         "delta": p.get("delta", 1.0),
+        "beta": p.get("beta", 1.0),
     }
 
 
@@ -163,6 +164,10 @@ def _l1(loss: dict[str, Any], z: Tensor, o: Tensor, last: str, target: Tensor) -
 
 def _huber(loss: dict[str, Any], z: Tensor, o: Tensor, last: str, target: Tensor) -> Tensor:
     return F.huber_loss(o, target, reduction=loss["reduction"], delta=loss["delta"])
+
+
+def _smooth_l1(loss: dict[str, Any], z: Tensor, o: Tensor, last: str, target: Tensor) -> Tensor:
+    return F.smooth_l1_loss(o, target, reduction=loss["reduction"], beta=loss["beta"])
 
 
 def _cross_entropy(loss: dict[str, Any], z: Tensor, o: Tensor, last: str, target: Tensor) -> Tensor:
@@ -195,6 +200,7 @@ _LOSSES = {
     "mse": _mse,
     "l1": _l1,
     "huber": _huber,
+    "smooth_l1": _smooth_l1,
     "cross_entropy": _cross_entropy,
     "binary_cross_entropy": _binary_cross_entropy,
 }
@@ -426,7 +432,7 @@ def _binary_cross_entropy_magnitudes(
 def _regression_magnitudes(
     loss: dict[str, Any], v: Tensor, m_v: Tensor, y: Tensor, logits: bool
 ) -> tuple[Tensor, Tensor, Tensor]:
-    """mse, l1 and huber: the cancellation is in o - y."""
+    """mse, l1, huber and smooth_l1: the cancellation is in o - y."""
     s = _scale(loss, *v.shape)
     d = v - y
     m_d = v.abs() + y.abs() + m_v
@@ -434,8 +440,13 @@ def _regression_magnitudes(
         c = (0.5 if loss["half"] else 1.0) * s
         g = 2.0 * c * d
         return c * (d * d).sum() + (g.abs() * m_d).sum(), g, 2.0 * c * m_d + g.abs()
-    if loss["name"] == "l1":
+    if loss["name"] == "l1" or (loss["name"] == "smooth_l1" and loss["beta"] == 0.0):
         return s * m_d.sum(), s * torch.sign(d), torch.full_like(v, s)
+    if loss["name"] == "smooth_l1":  # d^2 / 2 beta inside (|d| < beta), |d| - beta/2 outside
+        beta = loss["beta"]
+        g = s * d.clamp(-beta, beta) / beta
+        m_loss = s * ((d.abs().clamp(max=beta) / beta + 1.0) * m_d).sum()
+        return m_loss, g, g.abs() + torch.where(d.abs() < beta, s * m_d / beta, 0.0)
     delta = loss["delta"]
     g = s * d.clamp(-delta, delta)
     m_loss = s * ((d.abs() + delta) * m_d).sum()
@@ -446,6 +457,7 @@ _LOSS_MAGNITUDES = {
     "mse": _regression_magnitudes,
     "l1": _regression_magnitudes,
     "huber": _regression_magnitudes,
+    "smooth_l1": _regression_magnitudes,
     "cross_entropy": _cross_entropy_magnitudes,
     "binary_cross_entropy": _binary_cross_entropy_magnitudes,
 }
@@ -665,9 +677,11 @@ def conventions_used(request: dict[str, Any]) -> dict[str, Any]:
     """The ``conventions`` an answer should report: the preset's, each override applied."""
     conv = _conventions(request)
     loss = resolved_loss(request.get("loss", "mse"), conv)
-    keep = {"mse": ("reduction", "half"), "huber": ("reduction", "delta")}.get(
-        loss["name"], ("reduction",)
-    )
+    keep = {
+        "mse": ("reduction", "half"),
+        "huber": ("reduction", "delta"),
+        "smooth_l1": ("reduction", "beta"),
+    }.get(loss["name"], ("reduction",))
     return {
         "preset": request.get("conventions", "textbook"),
         "weight_layout": conv["weight_layout"],

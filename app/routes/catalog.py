@@ -1,5 +1,5 @@
-"""GET /v1/activations, /v1/losses, /v1/limits and /v1/version: what is supported, what is
-accepted, and which version answers."""
+"""GET /v1/activations, /v1/losses, /v1/conventions, /v1/limits and /v1/version: what is
+supported, the presets, what is accepted, and which version answers."""
 
 from __future__ import annotations
 
@@ -11,10 +11,12 @@ from app.dependencies import settings_of
 from app.version import service_version
 from schemas.catalog import (
     ActivationCatalog,
+    ConventionsCatalog,
     LimitCatalog,
     LossCatalog,
     VersionInfo,
     activation_catalog,
+    conventions_catalog,
     loss_catalog,
 )
 
@@ -22,6 +24,7 @@ router = APIRouter(prefix="/v1", tags=["catalog"])
 
 _ACTIVATIONS = activation_catalog()
 _LOSSES = loss_catalog()
+_CONVENTIONS = conventions_catalog()
 
 
 @router.get("/activations", response_model=ActivationCatalog)
@@ -34,6 +37,12 @@ def activations() -> dict[str, Any]:
 def losses() -> dict[str, Any]:
     """Each loss with its formula, its gradient, its parameters and their preset defaults."""
     return _LOSSES
+
+
+@router.get("/conventions", response_model=ConventionsCatalog)
+def conventions() -> dict[str, Any]:
+    """Each preset (textbook, pytorch, keras) with exactly what it sets."""
+    return _CONVENTIONS
 
 
 @router.get("/limits", response_model=LimitCatalog)
