@@ -9,6 +9,9 @@
 #               both if missing; screenshots in test-artifacts/playground/)
 #   make bench  the performance benchmark of docs/performance.md (about 10 minutes; installs
 #               matplotlib, torch and apt's wrk if missing); BENCH_ARGS=--quick for a first look
+#   make mutate mutation testing of the maths (engine/network.py, activations.py, losses.py)
+#               with mutmut against the engine's fast tests, from scratch each time (about 10
+#               minutes with MUTATE_CHILDREN=2); docs/testing.md reports the kill rate
 
 PYTHON ?= python3
 VENV   ?= .venv
@@ -19,9 +22,10 @@ RUNTIME_STAMP := $(VENV)/.runtime-installed
 TEST_STAMP    := $(VENV)/.test-installed
 BENCH_STAMP   := $(VENV)/.bench-installed
 BROWSER_STAMP := $(VENV)/.browser-installed
+MUTATE_STAMP  := $(VENV)/.mutate-installed
 CHROMIUM      ?= /usr/bin/chromium
 
-.PHONY: run test lint pytest fuzz soak test-torch browser-test bench lock clean
+.PHONY: run test lint pytest fuzz soak test-torch browser-test bench mutate lock clean
 
 run: $(RUNTIME_STAMP)
 	$(BIN)/backprop-service serve --port $(PORT)
@@ -65,11 +69,20 @@ browser-test: $(BROWSER_STAMP)
 bench: $(BENCH_STAMP)
 	$(BIN)/python -m bench.run $(BENCH_ARGS)
 
+# mutmut copies the code and the tests into mutants/ and keeps its verdicts there; they are
+# removed first, because a cached verdict is not retested when only the tests have changed.
+# What is mutated and which tests run: [tool.mutmut] in pyproject.toml.
+MUTATE_CHILDREN ?= 2
+mutate: $(MUTATE_STAMP)
+	rm -rf mutants
+	$(BIN)/mutmut run --max-children $(MUTATE_CHILDREN)
+	$(BIN)/python scripts/mutation_report.py
+
 lock:
 	scripts/lock.sh
 
 clean:
-	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache .hypothesis mutants
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -85,6 +98,10 @@ $(TEST_STAMP): $(RUNTIME_STAMP) requirements/test.txt
 
 $(BROWSER_STAMP): $(TEST_STAMP) requirements/browser.txt
 	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements/browser.txt
+	touch $@
+
+$(MUTATE_STAMP): $(TEST_STAMP) requirements/mutate.txt
+	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements/mutate.txt
 	touch $@
 
 $(BENCH_STAMP): $(TEST_STAMP) requirements/bench.txt
