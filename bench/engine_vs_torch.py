@@ -80,7 +80,7 @@ def torch_step(problem: dict[str, Any]) -> Callable[[], object]:
         loss = -(y * torch.log_softmax(zs[-1], dim=1)).sum()  # the fused, stable form
         for p in (*weights, *biases):
             p.grad = None
-        loss.backward()
+        loss.backward()  # type: ignore[no-untyped-call, unused-ignore]
         with torch.no_grad():
             updated = [p - 0.1 * p.grad for p in (*weights, *biases)]  # type: ignore[operator, unused-ignore]
         return loss.item(), [z.grad for z in zs], x.grad, updated

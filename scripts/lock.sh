@@ -2,7 +2,7 @@
 # Pin every dependency, transitive ones included, from pyproject.toml into requirements/*.txt.
 # The Dockerfile installs requirements/runtime.txt; `make test` and CI install requirements/test.txt;
 # `make bench` installs requirements/bench.txt; `make k8s-validate` requirements/ops.txt;
-# `make browser-test` requirements/browser.txt.
+# `make browser-test` requirements/browser.txt; `make mutate` requirements/mutate.txt.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 tmp=$(mktemp -d)
@@ -45,4 +45,13 @@ python3 -m venv "$tmp/browser"  # without the bench's packages
   "$tmp/browser/bin/pip" freeze --exclude backprop-service \
     | grep -v -x -F -f <(grep -hv '^[#-]' requirements/runtime.txt requirements/test.txt)
 } > requirements/browser.txt
-echo "wrote requirements/runtime.txt, test.txt, bench.txt, ops.txt and browser.txt"
+# mutate: on top of the test pins, in a venv of its own (mutmut runs the test suite)
+python3 -m venv "$tmp/mutate"
+"$tmp/mutate/bin/pip" install --quiet -r requirements/test.txt ".[mutate]"
+{
+  echo "# Pinned mutation-testing dependencies (make mutate): regenerate with 'make lock'."
+  echo "-r test.txt"
+  "$tmp/mutate/bin/pip" freeze --exclude backprop-service \
+    | grep -v -x -F -f <(grep -hv '^[#-]' requirements/runtime.txt requirements/test.txt)
+} > requirements/mutate.txt
+echo "wrote requirements/runtime.txt, test.txt, bench.txt, ops.txt, browser.txt and mutate.txt"

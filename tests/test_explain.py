@@ -9,6 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
+import engine
 from schemas import SPEC_EXAMPLE
 
 pytestmark = pytest.mark.anyio
@@ -17,6 +18,8 @@ ISSUE_EXAMPLE = (
     "delta^2_1 = o_1(1 - o_1)(o_1 - t_1) = 0.9078 * (1 - 0.9078) * (0.9078 - 1) = -0.00771"
 )
 ARITHMETIC = re.compile(r"^[0-9eE.+\-*/() ^]+$")
+# what else the numbers of a formula may hold: a call of an activation, f' or sign or clip
+CALLS = re.compile(r"\b(?:" + "|".join(sorted(engine.ACTIVATIONS)) + r"|sign|clip)'?(?=\()")
 
 
 async def explained(client: httpx.AsyncClient, body: dict[str, Any]) -> dict[str, Any]:
@@ -119,6 +122,54 @@ NETWORKS: dict[str, dict[str, Any]] = {
 }
 
 
+def _one_layer(activation: str, loss: Any, targets: Any, **conventions: Any) -> dict[str, Any]:
+    """One 2-2 layer, two samples: each loss's output delta, with the reduction's scale."""
+    return {
+        "network": {"layers": [{"weights": [[0.2, -0.4], [0.5, 0.3]], "biases": [0.1, 0.6],
+                                "activation": activation}]},
+        "inputs": [[1.0, -0.5], [0.25, 0.5]], "targets": targets, "loss": loss,
+        "learning_rate": 0.1, **conventions,
+    }  # fmt: skip
+
+
+# Every other form of an output delta: 2 (o - t) / N for a mean MSE, a softmax carried through
+# its Jacobian, cross-entropy over logits (p - t) and over non-softmax outputs (-t / o), binary
+# cross-entropy over logits (sigmoid(z) - t) and over non-sigmoid outputs ((o - t) / (o(1 - o))).
+NETWORKS |= {
+    "tanh, mse mean without 1/2 (pytorch)": _one_layer(
+        "tanh", "mse", [[1.0, 0.0], [0.0, 1.0]], conventions="pytorch", weight_layout="in_out"
+    ),
+    "tanh softmax, mse": {
+        "network": {
+            "layers": [
+                {"weights": [[0.2, -0.4], [0.5, 0.3]], "biases": [0.1, -0.1], "activation": "tanh"},
+                {
+                    "weights": [[0.6, -0.2], [0.1, 0.7]],
+                    "biases": [0.0, 0.2],
+                    "activation": "softmax",
+                },
+            ]
+        },
+        "inputs": [[1.0, -2.0]],
+        "targets": [[1.0, 0.0]],
+        "loss": "mse",
+        "learning_rate": 0.1,
+    },
+    "cross-entropy over logits": _one_layer(
+        "linear", {"name": "cross_entropy", "from_logits": True}, [1, 0]
+    ),
+    "cross-entropy over sigmoid outputs": _one_layer("sigmoid", "cross_entropy", [1, 0]),
+    "binary cross-entropy over logits": _one_layer(
+        "linear",
+        {"name": "binary_cross_entropy", "from_logits": True, "reduction": "mean"},
+        [[1.0, 0.0], [0.0, 1.0]],
+    ),
+    "binary cross-entropy over linear outputs": _one_layer(
+        "linear", "binary_cross_entropy", [[1.0, 0.0], [0.0, 1.0]]
+    ),
+}
+
+
 def _at(array: Any, index: list[int]) -> float:
     for i in index:
         array = array[i]
@@ -131,17 +182,17 @@ async def test_every_formula_ends_in_the_answer_and_its_numbers_add_up(
 ) -> None:
     answer = await explained(client, body)
     checked = 0
+    sample = answer["explanation"]["sample"]
     for layer, explanation in zip(answer["layers"], answer["explanation"]["layers"], strict=True):
         for quantity, entries in explanation.items():
-            assert len(entries) == len(_flatten(layer[quantity])) or quantity in (
-                "pre_activations",
-                "activations",
-                "deltas",
-            )
+            per_sample = quantity in ("pre_activations", "activations", "deltas")
+            worked = layer[quantity][sample] if per_sample else _flatten(layer[quantity])
+            assert len(entries) == len(worked), f"{quantity}: an entry is missing"
             for entry in entries:
                 value = _at(layer[quantity], entry["index"])
                 *_, numbers, result = entry["text"].split(" = ")
                 assert result == f"{value:.4g}"
+                assert ARITHMETIC.match(CALLS.sub("", numbers).replace(",", "")), entry["text"]
                 if ARITHMETIC.match(numbers):
                     evaluated = eval(
                         numbers.replace("^", "**"), {"e": math.e}
@@ -222,3 +273,71 @@ async def test_a_softmax_output_is_worked_as_the_whole_softmax(client: httpx.Asy
         r"e^{0.1574} / (e^{0.4277} + e^{0.1574}) = 0.4329"
     )
     assert answer["loss"] == pytest.approx(0.567136, abs=1e-6)  # the source's L
+
+
+IDENTITY = {"weights": [[1.0, 0.0], [0.0, 1.0]], "biases": [0.0, 0.0], "activation": "linear"}
+# o = x = [0.2, -3] against t = [1, 0]: o - t = [-0.8, -3]
+WORKED_OUTPUT_DELTAS = {
+    "huber, sum": ({"name": "huber", "delta": 0.5}, [
+        "delta^1_1 = clip(o_1 - t_1, -delta, delta) = clip(0.2 - 1, (-0.5), 0.5) = -0.5",
+        "delta^1_2 = clip(o_2 - t_2, -delta, delta) = clip((-3) - 0, (-0.5), 0.5) = -0.5",
+    ]),
+    "huber, mean over 2 elements": ({"name": "huber", "delta": 0.5, "reduction": "mean"}, [
+        "delta^1_1 = (1/2) clip(o_1 - t_1, -delta, delta) = (1/2) * clip(0.2 - 1, (-0.5), 0.5)"
+        " = -0.25",
+        "delta^1_2 = (1/2) clip(o_2 - t_2, -delta, delta) = (1/2) * clip((-3) - 0, (-0.5), 0.5)"
+        " = -0.25",
+    ]),
+    "l1": ("l1", [
+        "delta^1_1 = sign(o_1 - t_1) = sign(0.2 - 1) = -1",
+        "delta^1_2 = sign(o_2 - t_2) = sign((-3) - 0) = -1",
+    ]),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("case", WORKED_OUTPUT_DELTAS.values(), ids=WORKED_OUTPUT_DELTAS.keys())
+async def test_a_piecewise_losss_delta_is_written_with_its_parameters(
+    client: httpx.AsyncClient, case: tuple[Any, list[str]]
+) -> None:
+    """clip and sign are not arithmetic the numbers check can evaluate: the whole text, by hand."""
+    loss, texts = case
+    body = {"network": {"layers": [IDENTITY]}, "inputs": [[0.2, -3.0]], "targets": [[1.0, 0.0]],
+            "loss": loss, "learning_rate": 0.1}  # fmt: skip
+    answer = await explained(client, body)
+    assert [e["text"] for e in answer["explanation"]["layers"][0]["deltas"]] == texts
+
+
+async def test_an_activation_with_no_short_derivative_is_written_f_prime(
+    client: httpx.AsyncClient,
+) -> None:
+    """x = 1, z^1 = 1 + 0.5 = 1.5 > 0, o = 2 * 1.5 = 3, t = 1: delta^2 = 2 and
+    delta^1 = relu'(1.5) * 2 * 2 = 4."""
+    body = {
+        "network": {"layers": [
+            {"weights": [[1.0]], "biases": [0.5], "activation": "relu"},
+            {"weights": [[2.0]], "biases": [0.0], "activation": "linear"},
+        ]},
+        "inputs": [[1.0]], "targets": [[1.0]], "learning_rate": 0.1,
+    }  # fmt: skip
+    answer = await explained(client, body)
+    [entry] = answer["explanation"]["layers"][0]["deltas"]
+    assert entry["text"] == "delta^1_1 = relu'(z^1_1)(w^2_(1,1) delta^2_1) = 1 * (2 * 2) = 4"
+
+
+@pytest.mark.parametrize(
+    ("loss", "targets"),
+    [({"name": "cross_entropy", "label_smoothing": 0.1}, [[1.0, 0.0]]),
+     ("cross_entropy", [[0.5, 0.2]])],
+    ids=["label smoothing", "targets that sum to 0.7"],
+)  # fmt: skip
+async def test_a_cross_entropy_with_no_short_formula_leaves_the_output_deltas_unexplained(
+    client: httpx.AsyncClient, loss: Any, targets: Any
+) -> None:
+    """p - t holds only for targets that sum to 1 (in general dL/dz = p sum(t') - t')."""
+    body = {
+        "network": {"layers": [IDENTITY, {**IDENTITY, "activation": "softmax"}]},
+        "inputs": [[0.2, -3.0]], "targets": targets, "loss": loss, "learning_rate": 0.1,
+    }  # fmt: skip
+    layers = (await explained(client, body))["explanation"]["layers"]
+    assert layers[1]["deltas"] == []
+    assert len(layers[1]["activations"]) == 2

@@ -164,3 +164,24 @@ def test_finite_differences_resolve_the_tolerance_they_claim() -> None:
     exact_delta = o * (1.0 - o) * o  # textbook: (o - t) o (1 - o), t = 0
     numeric = reference.numeric_gradients(request)["deltas"][0][0][0]
     assert abs(numeric - exact_delta) < 1e-3 * reference.FD_RTOL * abs(exact_delta) + 1e-12
+
+
+@pytest.mark.parametrize("loss", [
+    "cross_entropy", {"name": "cross_entropy", "from_logits": True, "reduction": "mean"},
+])  # fmt: skip
+def test_cross_entropy_of_targets_that_do_not_sum_to_one_matches_finite_differences(
+    loss: Any,
+) -> None:
+    """Weights over classes, not a distribution: dL/dz = p sum(t) - t, not p - t (which is right
+    only when the row sums to 1). Softmax last layer (the fused form), or logits."""
+    last = "softmax" if loss == "cross_entropy" else "linear"
+    request = {
+        "network": {"layers": [
+            {"weights": [[0.3, -0.8], [0.5, 0.1]], "biases": [0.1, -0.2], "activation": "tanh"},
+            {"weights": [[0.7, -0.4, 0.2], [-0.3, 0.6, 0.9]], "biases": [0.05, 0.0, -0.1],
+             "activation": last},
+        ]},
+        "inputs": [[0.5, -1.5], [1.0, 0.25]], "targets": [[0.2, 0.3, 0.1], [0.5, 0.0, 0.9]],
+        "loss": loss, "learning_rate": 0.1,
+    }  # fmt: skip
+    check_against_oracle(request, answer(request))

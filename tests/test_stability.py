@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+import engine
 from engine import ACTIVATIONS, PRESETS, Preset, activations, losses, make_activation
 from schemas import SPEC_EXAMPLE
 from tests.test_gradients import answer
@@ -155,3 +156,77 @@ async def test_overflowing_loss_is_a_422_not_a_null(client: Any) -> None:
     assert response.status_code == 422
     assert response.json()["detail"][0]["loc"] == ["result", "loss"]
     assert b"null" not in response.content
+
+
+def dense(*layers: tuple[list[list[float]], list[float], str]) -> engine.Network:
+    """A network in the textbook's in_out layout: (weights, biases, activation) per layer."""
+    return engine.Network(
+        tuple(
+            engine.DenseLayer(np.array(W), np.array(b), make_activation(f, {}, TEXTBOOK))
+            for W, b, f in layers
+        )
+    )
+
+
+L1_SUM = engine.make_loss("l1", {}, TEXTBOOK)  # dL/do = sign(o - t): the deltas stay small
+
+# Each network overflows first at one quantity, in the order the answer lists them; worked out by
+# hand with the L1 loss (delta^L = sign(o - t) = 1 here) and float64's largest value 1.8e308.
+FIRST_OVERFLOW = {
+    # z = 1.79e308 is finite, a = 1.0507 z is not
+    "activations": (dense(([[1.0]], [0.0], "selu")), [[1.79e308]], 0.1, 0),
+    # z = 1e8 each, delta = [1, 1], dL/dx = delta W^T = 1e308 + 1e308
+    "input_gradients": (dense(([[1e308, 1e308]], [0.0, 0.0], "linear")), [[1e-300]], 0.1, None),
+    # z = 1e8 per sample, dL/dW = sum over samples of x delta = 1e308 + 1e308
+    "weight_gradients": (dense(([[1e-300]], [0.0], "linear")), [[1e308], [1e308]], 0.1, 0),
+    # delta^1 = delta^2 w^2 = 1e308 per sample, finite; dL/db^1 = their sum is not, while
+    # dL/dW^1 = sum x delta^1 = 2e298 and dL/dx = delta^1 w^1 = 1e8 are finite
+    "bias_gradients": (
+        dense(([[1e-300]], [0.0], "linear"), ([[1e308]], [0.0], "linear")),
+        [[1e-10], [1e-10]],
+        0.1,
+        0,
+    ),
+    # dL/dW = 2e-300 and dL/db = 2: eta dL/dW = 2e8 is finite, eta dL/db = 2e308 is not
+    "updated_biases": (dense(([[1.0]], [0.0], "linear")), [[1e-300], [1e-300]], 1e308, 0),
+}
+
+
+@pytest.mark.parametrize("quantity", FIRST_OVERFLOW)
+def test_the_first_quantity_that_overflows_is_the_one_named(quantity: str) -> None:
+    network, x, learning_rate, layer = FIRST_OVERFLOW[quantity]
+    targets = np.zeros((len(x), network.widths[-1]))
+    with pytest.raises(engine.NonFiniteError) as raised:
+        engine.backprop(network, np.array(x), targets, L1_SUM, learning_rate=learning_rate)
+    assert (raised.value.quantity, raised.value.layer) == (quantity, layer)
+
+
+def test_the_forward_pass_names_an_overflowing_weighted_sum_and_activation() -> None:
+    """engine.forward (POST /v1/forward) checks what it computes, as backprop does."""
+    with pytest.raises(engine.NonFiniteError, match="too large") as raised:
+        engine.forward(dense(([[1e308]], [0.0], "linear")), np.array([[10.0]]))
+    assert (raised.value.quantity, raised.value.layer) == ("pre_activations", 0)
+    with pytest.raises(engine.NonFiniteError) as raised:
+        engine.forward(dense(([[1.0]], [0.0], "linear"), ([[1.0]], [0.0], "selu")),
+                       np.array([[1.79e308]]))  # fmt: skip
+    assert (raised.value.quantity, raised.value.layer) == ("activations", 1)
+    assert raised.value.reason == "the activation function overflowed float64"
+
+
+def test_the_forward_pass_is_silent_where_an_intermediate_overflows() -> None:
+    """GELU's tanh form cubes z: at z = 1e200 the cube overflows (a RuntimeWarning, an error
+    here) but the activation is finite, z (1 + tanh(inf)) / 2 = z."""
+    gelu = engine.Network((engine.DenseLayer(np.array([[1.0]]), np.array([0.0]),
+                                             make_activation("gelu", {"approximate": "tanh"},
+                                                             TEXTBOOK)),))  # fmt: skip
+    assert engine.forward(gelu, np.array([[1e200]])).outputs.tolist() == [[1e200]]
+
+
+def test_an_overflowing_loss_of_a_forward_pass_is_named_without_a_warning() -> None:
+    """Two outputs of 1e308 and targets 0: the L1 sum overflows (a RuntimeWarning in NumPy)."""
+    network = dense(([[1.0, 1.0]], [0.0, 0.0], "linear"))
+    fwd = engine.forward(network, np.array([[1e308]]))
+    with pytest.raises(engine.NonFiniteError) as raised:
+        engine.evaluate_loss(network, fwd, np.zeros((1, 2)), L1_SUM)
+    assert (raised.value.quantity, raised.value.layer) == ("loss", None)
+    assert raised.value.reason == "the loss overflowed float64"
