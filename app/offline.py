@@ -347,10 +347,10 @@ def _read_answer(path: str) -> str:
     return loaded if isinstance(loaded, str) else text.strip()  # 2 is an answer, not JSON
 
 
-def problem(args: argparse.Namespace) -> int:
-    """A seeded problem, as POST /v1/problems would give it."""
-    body: dict[str, Any] = {"seed": args.seed, "solution": args.solution, "explain": args.explain}
-    optional = {
+def _problem_flags(args: argparse.Namespace) -> dict[str, Any]:
+    """The problem's parameters given as flags (problem's and problems'), those left out left
+    out; one --activation is sent as a name, several as a list."""
+    flags = {
         "layer_sizes": args.layers,
         "activations": args.activation[0] if len(args.activation or []) == 1 else args.activation,
         "loss": args.loss,
@@ -359,7 +359,13 @@ def problem(args: argparse.Namespace) -> int:
         "weight_range": args.weight_range,
         "learning_rate": args.learning_rate,
     }
-    body |= {key: value for key, value in optional.items() if value is not None}
+    return {name: value for name, value in flags.items() if value is not None}
+
+
+def problem(args: argparse.Namespace) -> int:
+    """A seeded problem, as POST /v1/problems would give it."""
+    body: dict[str, Any] = {"seed": args.seed, "solution": args.solution, "explain": args.explain}
+    body |= _problem_flags(args)
     try:
         _write(services.problems(_validate(ProblemRequest, body, "problem")), args.output)
     except BadInputError as exc:
@@ -455,16 +461,7 @@ def _per_student(args: argparse.Namespace, course: Any) -> tuple[Any, dict[str, 
         if "secret_file" in settings:
             settings["secret_file"] = str(base / settings["secret_file"])
     parameters = dict(settings.get("parameters") or {})
-    optional = {
-        "layer_sizes": args.layers,
-        "activations": args.activation[0] if len(args.activation or []) == 1 else args.activation,
-        "loss": args.loss,
-        "batch_size": args.batch_size,
-        "decimals": args.decimals,
-        "weight_range": args.weight_range,
-        "learning_rate": args.learning_rate,
-    }
-    parameters |= {name: value for name, value in optional.items() if value is not None}
+    parameters |= _problem_flags(args)
     settings["parameters"] = parameters
     if args.key is not None:
         settings["key"] = args.key

@@ -41,6 +41,8 @@ from typing import Any
 import httpx
 from containers import Container, base_image, docker, exit_on_sigterm, image_size, started
 
+from schemas import SPEC_EXAMPLE
+
 ROOT = Path(__file__).resolve().parent.parent
 
 READY_WITHIN = 30.0
@@ -51,26 +53,7 @@ SLOW_SUBMISSIONS = 3000
 """/v1/grade/batch with this many answers takes about a second here: a slow-ish request."""
 
 # The contract's worked example (docs/api.md) and its answer, in full float64 precision.
-EXAMPLE: dict[str, Any] = {
-    "network": {
-        "layers": [
-            {
-                "weights": [[0.1, 0.3, 0.5], [0.2, 0.4, 0.6]],
-                "biases": [0.1, 0.1, 0.1],
-                "activation": "sigmoid",
-            },
-            {
-                "weights": [[0.7, 0.8], [0.9, 1.0], [1.1, 1.2]],
-                "biases": [0.2, 0.2],
-                "activation": "sigmoid",
-            },
-        ]
-    },
-    "inputs": [[1.0, 2.0]],
-    "targets": [[1.0, 0.0]],
-    "loss": "mse",
-    "learning_rate": 0.5,
-}
+EXAMPLE = SPEC_EXAMPLE
 EXAMPLE_LOSS = 0.43222056229515043
 EXAMPLE_OUTPUTS = [[0.907844483879696, 0.9251748404701142]]
 EXAMPLE_HIDDEN = [[0.6456563062257954, 0.7685247834990178, 0.8581489350995123]]

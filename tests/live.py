@@ -5,14 +5,11 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import httpx
-
-from tests.test_server import free_port
+from tests.test_server import free_port, wait_until_ready
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -36,16 +33,7 @@ def serving(
         )
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"{url}/readyz").status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert process.poll() is None, log.read_text()
-            assert time.monotonic() < deadline, "the server did not become ready in 30 s"
-            time.sleep(0.1)
+        wait_until_ready(url, process, log)
         yield url
     finally:
         process.terminate()

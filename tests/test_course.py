@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from app import course
-from app.cli import main
+from tests.commands import run
 from tests.grading_oracle import Student, solve
 
 SECRET = b"0123456789abcdef0123456789abcdef"
@@ -25,15 +25,6 @@ def roster(tmp_path: Path, text: str | bytes) -> Path:
     path = tmp_path / "roster.csv"
     path.write_bytes(text if isinstance(text, bytes) else text.encode())
     return path
-
-
-def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    try:
-        code = main(argv)
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 # The seed ------------------------------------------------------------------------------------

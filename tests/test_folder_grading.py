@@ -7,31 +7,17 @@ import csv
 import io
 import json
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from app.cli import main
 from schemas import SPEC_EXAMPLE
+from tests.commands import run, write
 from tests.grading_oracle import Student, solve
 from tests.test_grading_api import PRAIRIELEARN
 
 RIGHT = solve(SPEC_EXAMPLE, Student())
 SIGN = solve(SPEC_EXAMPLE, Student(mistakes={"loss_gradient_sign"}))
-
-
-def write(path: Path, content: Any) -> Path:
-    path.write_bytes(content if isinstance(content, bytes) else json.dumps(content).encode())
-    return path
-
-
-def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    try:
-        code = main(argv)
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 @pytest.fixture

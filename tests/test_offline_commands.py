@@ -6,32 +6,17 @@ import json
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
 
-from app.cli import main
 from schemas import SPEC_EXAMPLE
+from tests.commands import run, write
 from tests.grading_oracle import Student, solve
 from tests.test_grading_api import GRADESCOPE, PRAIRIELEARN
 
 ROOT = Path(__file__).parent.parent
 EXAMPLE = ROOT / "docs" / "gradescope-autograder"
-
-
-def write(path: Path, content: Any) -> Path:
-    path.write_text(content if isinstance(content, str) else json.dumps(content))
-    return path
-
-
-def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    try:
-        code = main(argv)
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def test_grade_writes_gradescope_results(

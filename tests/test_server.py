@@ -54,6 +54,21 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def wait_until_ready(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
+    """Until GET /readyz answers 200: a failure with the server's log if it exits first, or
+    when 30 s pass."""
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            if httpx.get(f"{url}/readyz").status_code == 200:
+                break
+        except httpx.TransportError:
+            pass
+        assert process.poll() is None, log.read_text()
+        assert time.monotonic() < deadline, "the server did not become ready in 30 s"
+        time.sleep(0.1)
+
+
 @pytest.fixture(scope="module")
 def server(
     tmp_path_factory: pytest.TempPathFactory,
@@ -66,16 +81,7 @@ def server(
         process = subprocess.Popen(instruction("CMD"), env=env, cwd=ROOT, stdout=output,
                                    stderr=subprocess.STDOUT)  # fmt: skip
     url = f"http://127.0.0.1:{env['PORT']}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            if httpx.get(f"{url}/readyz").status_code == 200:
-                break
-        except httpx.TransportError:
-            pass
-        assert process.poll() is None, log.read_text()
-        assert time.monotonic() < deadline, "the server did not become ready in 30 s"
-        time.sleep(0.1)
+    wait_until_ready(url, process, log)
     yield url, env, process, log
     if process.poll() is None:
         process.terminate()

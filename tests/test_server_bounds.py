@@ -18,18 +18,13 @@ import httpx
 import pytest
 
 from schemas import SPEC_EXAMPLE
+from tests.test_server import free_port, wait_until_ready
 
 ROOT = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.server
 
 MAX_CONNECTIONS = 6
 WRITE_TIMEOUT = 1.0
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture(scope="module")
@@ -47,16 +42,7 @@ def url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     with log.open("wb") as output:
         process = subprocess.Popen(command, env=env, cwd=ROOT, stdout=output, stderr=output)
     address = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            if httpx.get(f"{address}/readyz").status_code == 200:
-                break
-        except httpx.TransportError:
-            pass
-        assert process.poll() is None, log.read_text()
-        assert time.monotonic() < deadline, "the server did not become ready in 30 s"
-        time.sleep(0.1)
+    wait_until_ready(address, process, log)
     yield address
     process.terminate()
     process.wait(timeout=15)
