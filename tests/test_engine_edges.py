@@ -224,3 +224,36 @@ def test_a_losss_parameters_have_each_presets_documented_default(name: str) -> N
     parameters = losses.parameters_of(engine.LOSSES[name])
     assert {p["name"]: p["defaults"] for p in parameters} == LOSS_DEFAULTS[name]
     assert all(isinstance(p["description"], str) and p["description"] for p in parameters)
+
+
+# Kinks: where gradcheck must not trust a central difference (engine/gradcheck.py) -----------
+
+KINKS: list[tuple[str, dict[str, Any], tuple[float, ...]]] = [
+    ("relu", {}, (0.0,)),
+    ("leaky_relu", {}, (0.0,)),
+    ("leaky_relu", {"negative_slope": 1.0}, ()),  # the identity: no kink
+    ("elu", {}, ()),  # alpha = 1: f' is 1 on both sides of 0
+    ("elu", {"alpha": 2.0}, (0.0,)),  # f'(0-) = 2, f'(0+) = 1
+    ("selu", {}, (0.0,)),  # f'(0-) = scale alpha, f'(0+) = scale
+    ("softplus", {}, (20.0,)),  # the switch to z at beta z = threshold
+    ("softplus", {"beta": 2.0, "threshold": 10.0}, (5.0,)),
+    ("sigmoid", {}, ()),
+    ("tanh", {}, ()),
+    ("gelu", {}, ()),
+]
+
+
+@pytest.mark.parametrize(("name", "params", "kinks"), KINKS, ids=[
+    f"{name} {params}" for name, params, _ in KINKS
+])  # fmt: skip
+def test_each_activation_names_exactly_its_kinks(
+    name: str, params: dict[str, Any], kinks: tuple[float, ...]
+) -> None:
+    activation = make_activation(name, params, PRESETS[Preset.TEXTBOOK])
+    assert activation.kinks() == kinks
+    for z in kinks:  # and there the one-sided slopes differ (or f jumps), by central differences
+        h = 1e-6
+        f = lambda x: float(activation.forward(np.array([x]))[0])  # noqa: E731
+        left, right = (f(z) - f(z - h)) / h, (f(z + h) - f(z)) / h
+        jump = abs(f(z + h / 2) - f(z - h / 2)) > 1e-9 * h
+        assert abs(left - right) > 1e-3 or jump, (name, z, left, right)

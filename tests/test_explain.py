@@ -167,6 +167,13 @@ NETWORKS |= {
     "binary cross-entropy over linear outputs": _one_layer(
         "linear", "binary_cross_entropy", [[1.0, 0.0], [0.0, 1.0]]
     ),
+    # keras: a softmax (sigmoid) output gives its logits to the loss, so p - t, no clipping
+    "cross-entropy over softmax (keras)": _one_layer(
+        "softmax", "cross_entropy", [1, 0], conventions="keras"
+    ),
+    "binary cross-entropy over sigmoid (keras)": _one_layer(
+        "sigmoid", "binary_cross_entropy", [[1.0, 0.0], [0.0, 1.0]], conventions="keras"
+    ),
 }
 
 

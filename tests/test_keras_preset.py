@@ -267,3 +267,54 @@ async def test_the_conventions_catalogue_lists_the_three_presets(
     (slope,) = activations["leaky_relu"]["parameters"]
     assert slope["default"] == 0.01
     assert slope["defaults"] == {"textbook": 0.01, "pytorch": 0.01, "keras": 0.3}
+
+
+def test_binary_cross_entropy_clips_a_zero_output_too() -> None:
+    """o = 0 for y = 1: Keras' clip gives -ln(1e-7) and no gradient, at either end."""
+    got = answer(outputs_are([[0.0, 1.0]], [[1.0, 1.0]], "binary_cross_entropy"))
+    expected = (-math.log(EPSILON) - math.log(1.0 - EPSILON)) / 2  # both ends clipped
+    assert got["loss"] == pytest.approx(expected, rel=1e-15)
+    assert got["layers"][0]["deltas"] == [[0.0, 0.0]]
+
+
+def test_the_clip_passes_the_gradient_at_its_bounds() -> None:
+    """At o = epsilon and o = 1 - epsilon exactly the clip leaves o as it is, and its
+    gradient passes (torch.clip's and tf.clip_by_value's at their bounds)."""
+    low, high = EPSILON, 1.0 - EPSILON
+    got = answer(outputs_are([[low, high]], [[1.0, 0.0]], "binary_cross_entropy"))
+    expected = [(low - 1.0) / (low * (1 - low)) / 2, high / (high * (1 - high)) / 2]
+    np.testing.assert_allclose(got["layers"][0]["deltas"], [expected], rtol=1e-12)
+    # cross_entropy: the row sums to 1 exactly, so q = o, both at the clip's bounds
+    assert low + high == 1.0
+    got = answer(outputs_are([[low, high]], [[1.0, 0.0]], "cross_entropy"))
+    # g = (-1 / low, 0), sum g q = -1: dL/do = (g - (-1)) / 1
+    np.testing.assert_allclose(got["layers"][0]["deltas"], [[-1 / low + 1.0, 1.0]], rtol=1e-12)
+
+
+def test_a_probability_of_one_is_held_by_the_clip() -> None:
+    """q = 1 > 1 - epsilon: clipped, so no gradient, however right the answer."""
+    got = answer(outputs_are([[0.0, 1.0]], [[0.0, 1.0]], "cross_entropy"))
+    assert got["loss"] == pytest.approx(-math.log(1.0 - EPSILON), rel=1e-12)
+    assert got["layers"][0]["deltas"] == [[0.0, 0.0]]
+
+
+@pytest.mark.parametrize(
+    ("rows", "where"),
+    [
+        ([[0.5, -0.1, 0.6]], "output 1 of sample 0 is -0.1"),
+        ([[0.2, 0.8], [0.0, 0.0]], "output 0 of sample 1 is 0"),
+    ],
+    ids=["a negative output", "a row of zeros after a good row"],
+)
+def test_keras_cross_entropy_refuses_outputs_that_make_no_distribution(
+    rows: list[list[float]], where: str
+) -> None:
+    targets = [[0.0] * (len(rows[0]) - 1) + [1.0]] * len(rows)
+    with pytest.raises(engine.DomainError) as caught:
+        answer(outputs_are(rows, targets, "cross_entropy"))
+    message = str(caught.value)
+    assert "cross_entropy with epsilon (Keras' form) divides each row of outputs by its sum" in (
+        message
+    )
+    assert where in message
+    assert "use a softmax last layer, or set from_logits to true" in message
