@@ -31,6 +31,6 @@ USER 10001
 EXPOSE 8000
 # The first check runs one interval after the start (Docker engines before 25 have no
 # --start-interval), so a 10 s interval reports a healthy container about 10 s after it starts.
-HEALTHCHECK --interval=10s --timeout=3s --start-period=30s --retries=3 \
-    CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:' + os.environ['PORT'] + '/healthz', timeout=2)"]
+HEALTHCHECK --interval=10s --timeout=7s --start-period=30s --retries=3 \
+    CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:' + os.environ['PORT'] + '/readyz', timeout=6)"]
 CMD ["backprop-service", "serve"]

@@ -103,6 +103,7 @@ def test_the_images_healthcheck_passes(
     _, env, *_ = server
     command = instruction("HEALTHCHECK")
     assert command[0] == "python"
+    assert "/readyz'" in command[-1]  # readiness: a SymPy worker answers, not only the process
     result = subprocess.run([sys.executable, *command[1:]], env=env, timeout=10, check=False)
     assert result.returncode == 0
 
