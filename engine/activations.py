@@ -27,8 +27,8 @@ from functools import cache
 from typing import Any, ClassVar, Literal
 
 import numpy as np
-from scipy import special
 
+from engine import special
 from engine.conventions import Conventions
 from engine.formulas import ONE, Call, Exp, Group, Power, Product, Quotient, Sum, Term, minus
 from engine.types import FloatArray
@@ -128,7 +128,7 @@ class Sigmoid(Activation):
     derivative_formula = "f'(z) = f(z) (1 - f(z))"
 
     def forward(self, z: FloatArray) -> FloatArray:
-        return special.expit(z)
+        return special.sigmoid(z)
 
     def derivative(self, z: FloatArray, a: FloatArray) -> FloatArray:
         return a * (1.0 - a)
@@ -290,7 +290,7 @@ class Softplus(Activation):
 
     def derivative(self, z: FloatArray, a: FloatArray) -> FloatArray:
         bz = self.beta * z
-        return np.where(bz > self.threshold, 1.0, special.expit(bz))
+        return np.where(bz > self.threshold, 1.0, special.sigmoid(bz))
 
     def kinks(self) -> tuple[float, ...]:
         """Where beta z = threshold, f jumps to z (by ln(1 + e^-threshold) / beta, 2e-9 at the
@@ -305,10 +305,10 @@ class SiLU(Activation):
     derivative_formula = "f'(z) = sigmoid(z) (1 + z (1 - sigmoid(z)))"
 
     def forward(self, z: FloatArray) -> FloatArray:
-        return z * special.expit(z)
+        return z * special.sigmoid(z)
 
     def derivative(self, z: FloatArray, a: FloatArray) -> FloatArray:
-        s = special.expit(z)
+        s = special.sigmoid(z)
         return s * (1.0 + z * (1.0 - s))
 
 

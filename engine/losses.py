@@ -25,8 +25,8 @@ from functools import cache
 from typing import Any, ClassVar
 
 import numpy as np
-from scipy import special
 
+from engine import special
 from engine.activations import Activation, Sigmoid, Softmax
 from engine.conventions import PRESETS, Conventions, Reduction
 from engine.errors import DomainError
@@ -439,7 +439,7 @@ class BinaryCrossEntropy(Loss):
         return self.scale(z.shape) * float(np.sum(pointwise))
 
     def delta_from_logits(self, z: FloatArray, y: FloatArray) -> FloatArray:
-        return self.scale(z.shape) * (special.expit(z) - y)
+        return self.scale(z.shape) * (special.sigmoid(z) - y)
 
     def value(self, o: FloatArray, y: FloatArray) -> float:
         if self.from_logits:

@@ -15,8 +15,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import special
 
+from engine import special
 from engine.calculus.expr import ONE, THREE, TWO, Add, Div, Expr, Mul, Neg, Pow, call, num, sub
 from engine.types import FloatArray
 
@@ -240,7 +240,7 @@ _TABLE = (
         r"\operatorname{sgn}",
         "the sign of u: -1, 0 or 1 (u/|u| for u != 0); its derivative is 0 everywhere but at 0",
     ),
-    Function("sigmoid", _sigmoid, _elementwise(special.expit), r"\sigma"),
+    Function("sigmoid", _sigmoid, _elementwise(special.sigmoid), r"\sigma"),
     Function(
         "relu",
         lambda u: call("heaviside", u),
