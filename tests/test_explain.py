@@ -167,6 +167,14 @@ NETWORKS |= {
     "binary cross-entropy over linear outputs": _one_layer(
         "linear", "binary_cross_entropy", [[1.0, 0.0], [0.0, 1.0]]
     ),
+    # smooth_l1: d / beta inside, sign(d) outside (sample 0: d = -0.45 and -1.95, beta 0.5);
+    # beta = 0 is l1's sign(d)
+    "smooth_l1 both sides": _one_layer(
+        "linear", {"name": "smooth_l1", "beta": 0.5}, [[0.5, 2.0], [0.0, 0.0]]
+    ),
+    "smooth_l1 beta 0, mean": _one_layer(
+        "linear", {"name": "smooth_l1", "beta": 0.0, "reduction": "mean"}, [[0.5, 0.0], [0.0, 2.0]]
+    ),
     # keras: a softmax (sigmoid) output gives its logits to the loss, so p - t, no clipping
     "cross-entropy over softmax (keras)": _one_layer(
         "softmax", "cross_entropy", [1, 0], conventions="keras"

@@ -251,3 +251,28 @@ async def test_a_network_with_smooth_l1_passes_its_gradient_check(
     result = (await client.post("/v1/gradcheck", json=body)).json()
     assert result["verdict"] == "good"
     assert result["max_relative_error"] < 1e-7
+
+
+def test_beta_zero_is_l1_under_either_reduction() -> None:
+    """beta = 0 is the L1 loss, PyTorch's special case, averaged as well as summed."""
+    targets = [[1.25, 0.25, 1.0], [1.5, 0.0, 4.0]]  # d = (0.25, -0.5, 2), (0, -0.25, -1)
+    for reduction, divisor in (("sum", 1.0), ("mean", 6.0)):
+        got = answer(probe({"name": "smooth_l1", "beta": 0.0, "reduction": reduction}, targets))
+        assert got["loss"] == (0.25 + 0.5 + 2.0 + 0.0 + 0.25 + 1.0) / divisor
+        signs = [[1.0, -1.0, 1.0], [0.0, -1.0, -1.0]]
+        assert got["layers"][0]["deltas"] == [[s / divisor for s in row] for row in signs]
+
+
+def test_a_huge_difference_is_on_the_linear_side_without_overflow() -> None:
+    """|d| = 1e200: d^2 / (2 beta) would overflow, but it is the linear side, |d| - beta/2, and
+    no warning is raised (pytest turns warnings into errors here)."""
+    got = answer(probe({"name": "smooth_l1", "beta": 0.5}, [[1.5, -0.25, -1e200]]))
+    assert got["loss"] == 1e200  # 3 + 1e200 - 0.25 rounds to 1e200
+    assert got["layers"][0]["deltas"] == [[0.0, 0.0, 1.0]]
+
+
+def test_only_beta_zero_has_a_kink() -> None:
+    """gradcheck's kinks (engine/gradcheck.py): the gradient jumps at o = t only for beta = 0."""
+    assert SmoothL1(reduction="sum", beta=0.0).kinks() == (0.0,)
+    assert SmoothL1(reduction="sum", beta=1.0).kinks() == ()
+    assert SmoothL1(reduction="mean", beta=1e-12).kinks() == ()
