@@ -80,7 +80,7 @@ class OutputUnit:
     p : the link of the logits at k (softmax(o)_k, sigmoid(o_k)) for a loss on logits
     targets_sum_to_one : the sample's targets are a distribution (one-hot rows are)
     numbers : this is the row with the numbers substituted (so parameters are numbers too)
-    gap : the value of o_k - t_k (None where unknown)
+    gap : the value of o_k - t_k
     """
 
     o: Term
@@ -88,7 +88,7 @@ class OutputUnit:
     p: Term | None
     targets_sum_to_one: bool
     numbers: bool
-    gap: float | None = None
+    gap: float
     """o_k - t_k as computed, in both rows: a piecewise loss picks its case by it."""
 
     def parameter(self, name: str, value: float, *, negated: bool = False) -> Term:
@@ -275,8 +275,6 @@ class SmoothL1(Loss):
         if self.beta == 0.0:  # l1
             return scaled(scale, Call("sign", (d,)))
         beta = unit.parameter("beta", self.beta)
-        if unit.gap is None:  # the case unknown: both at once
-            return scaled(scale, Call("clip", (Quotient(Group(d), beta), Negative(ONE), ONE)))
         inside = abs(unit.gap) < self.beta
         piece = scaled(scale, Quotient(Group(d), beta) if inside else Call("sign", (d,)))
         if unit.numbers:

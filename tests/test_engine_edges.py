@@ -257,3 +257,16 @@ def test_each_activation_names_exactly_its_kinks(
         left, right = (f(z) - f(z - h)) / h, (f(z + h) - f(z)) / h
         jump = abs(f(z + h / 2) - f(z - h / 2)) > 1e-9 * h
         assert abs(left - right) > 1e-3 or jump, (name, z, left, right)
+
+
+def test_a_parameter_given_as_none_takes_its_default() -> None:
+    """make_activation's contract: None is a parameter left out (the preset's default where it
+    sets one, LeakyReLU's slope; else the activation's own)."""
+    textbook, keras = PRESETS[Preset.TEXTBOOK], PRESETS[Preset.KERAS]
+    assert make_activation("elu", {"alpha": None}, textbook) == act.ELU()
+    assert make_activation("elu", {"alpha": 2.0}, textbook) == act.ELU(alpha=2.0)
+    softplus = make_activation("softplus", {"beta": 2.0, "threshold": None}, textbook)
+    assert (softplus.beta, softplus.threshold) == (2.0, 20.0)
+    slope = make_activation("leaky_relu", {"negative_slope": None}, keras)
+    assert slope.negative_slope == 0.3
+    assert make_activation("leaky_relu", {}, textbook).negative_slope == 0.01
