@@ -10,10 +10,13 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import httpx
+import numpy as np
 import orjson
 import pytest
 
 from app import services
+from schemas import SPEC_EXAMPLE
 from schemas.grading import GradeRequest
 from schemas.problems import ProblemRequest
 from tests.grading_oracle import OUTSIDE, Student, solve
@@ -258,3 +261,54 @@ def test_the_count_of_wrong_entries_is_every_one_not_the_listed_few(show_expecte
     assert "64 of 64 entries" in item["feedback"]
     if not show_expected:
         assert "and 59 more" in item["feedback"]  # five named, the rest counted
+
+
+@pytest.mark.anyio
+async def test_updates_right_by_the_students_own_gradients_are_not_named_a_mistake(
+    client: httpx.AsyncClient,
+) -> None:
+    """A TA trial's case: dL/do written 2 (o - t) while the loss keeps its 1/2, so every delta
+    and gradient is doubled (a mistake outside the catalogue), and each update applies the right
+    rule to those gradients. With eta = 0.5, W - eta 2g = W - g is exactly what leaving eta out
+    gives: the updates must not be told "the learning rate is left out", since the student did
+    not leave it out. Nothing is named; the updates say where the mistake is."""
+    assert SPEC_EXAMPLE["learning_rate"] == 0.5
+    right = solve(SPEC_EXAMPLE, Student())
+    doubled: dict[str, Any] = {"loss": right["loss"], "layers": []}
+    for layer, given in zip(right["layers"], SPEC_EXAMPLE["network"]["layers"], strict=True):
+        g_w = 2 * np.array(layer["weight_gradients"])
+        g_b = 2 * np.array(layer["bias_gradients"])
+        doubled["layers"].append({
+            "deltas": (2 * np.array(layer["deltas"])).tolist(),
+            "weight_gradients": g_w.tolist(),
+            "bias_gradients": g_b.tolist(),
+            "updated_weights": (np.array(given["weights"]) - 0.5 * g_w).tolist(),
+            "updated_biases": (np.array(given["biases"]) - 0.5 * g_b).tolist(),
+        })  # fmt: skip
+    response = await client.post("/v1/grade", json={"problem": SPEC_EXAMPLE, "submission": doubled})
+    assert response.status_code == 200, response.text
+    items = {item["id"]: item for item in response.json()["items"]}
+    for i in range(2):
+        for quantity in ("deltas", "weight_gradients", "bias_gradients"):
+            assert items[f"layers[{i}].{quantity}"]["status"] == "failed"
+            assert not items[f"layers[{i}].{quantity}"].get("mistakes")
+        for update, source in (("updated_weights", "weight gradients dL/dW"),
+                               ("updated_biases", "bias gradients dL/db")):  # fmt: skip
+            item = items[f"layers[{i}].{update}"]
+            assert item["status"] == "failed"
+            assert not item.get("mistakes"), item["feedback"]
+            assert "learning rate" not in item["feedback"]
+            assert (
+                f"follows from your own layer {i + 1} {source} by the right rule"
+                in (item["feedback"])
+            )
+    # the same updates without the student's gradients beside them: now nothing shows the rule
+    # was applied right, and leaving eta out is among the mistakes named
+    alone = {
+        "layers": [{"updated_weights": layer["updated_weights"]} for layer in doubled["layers"]]
+    }
+    response = await client.post("/v1/grade", json={"problem": SPEC_EXAMPLE, "submission": alone})
+    named = {item["id"]: [m["id"] for m in item.get("mistakes", [])]
+             for item in response.json()["items"] if item["status"] == "failed"}  # fmt: skip
+    assert set(named) == {f"layers[{i}].updated_weights" for i in range(2)}
+    assert all("learning_rate_omitted" in mistakes for mistakes in named.values())

@@ -90,6 +90,8 @@ class ItemGrade:
         fit equally, none when none does
     follow_through : the student's own item this one was right by, when it earned its points by
         follow-through
+    consistent_with : the student's own item this failed one is right by, when follow-through
+        is off: the mistake is made there, so none is named here
     rounding : set when the entries outside the tolerance are right to the digits written
     formula : the worked formula of the worst entry (failed items of small networks)
     note : what could not be read of the item (entries that are not numbers)
@@ -105,6 +107,7 @@ class ItemGrade:
     comparison: Comparison | None
     diagnoses: tuple[Variant, ...] = ()
     follow_through: ItemKey | None = None
+    consistent_with: ItemKey | None = None
     rounding: Rounding | None = None
     formula: Equation | None = None
     note: str | None = None
@@ -195,10 +198,16 @@ class Grader:
         """
         notes = notes or {}
         grades = {key: self._check(key, submission.get(key), notes.get(key)) for key in self.items}
-        if self.follow_through:
-            for key, grade in grades.items():
-                if grade.status == "failed" and grade.comparison is not None:
-                    grades[key] = self._carried_forward(grade, submission) or grade
+        for key, grade in grades.items():
+            if grade.status == "failed" and grade.comparison is not None:
+                carried = self._carried_forward(grade, submission)
+                if carried is None:
+                    continue
+                grades[key] = (
+                    carried
+                    if self.follow_through
+                    else replace(grade, consistent_with=carried.follow_through)
+                )
         failed = [key for key, g in grades.items() if g.status == "failed"]
         if failed:
             self._diagnose(grades, failed, submission)
@@ -344,7 +353,10 @@ class Grader:
                 continue  # nothing the right values cannot explain: no evidence of a mistake
             if all(self._fits(expected[key], submission[key], key, written_of) for key in changed):
                 for key in changed:
-                    if key in fits:
+                    # an item right by the student's own earlier item (an update by their own
+                    # gradient) is named only a mistake made there too, never one of its own
+                    source = grades[key].consistent_with
+                    if key in fits and (source is None or source in expected):
                         fits[key].append((-len(changed), order, variant))
         for key in failed:
             candidates = fits[key]
