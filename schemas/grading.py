@@ -90,17 +90,24 @@ class ToleranceSpec(_Strict):
     )
 
 
-class PointsSpec(_Strict):
-    """Points per item: an item's id first, then its quantity, its layer, and the default."""
+MAX_POINTS = 1e6
+"""An item's points at most: a total of any number of items stays a finite score."""
 
-    default: NonNegativeFloat = Field(default=1.0, description="points of every other item")
-    quantities: dict[Quantity, NonNegativeFloat] = Field(
+Points = Annotated[NonNegativeFloat, Field(le=MAX_POINTS)]
+
+
+class PointsSpec(_Strict):
+    """Points per item (0 to 1,000,000): an item's id first, then its quantity, its layer, and
+    the default."""
+
+    default: Points = Field(default=1.0, description="points of every other item")
+    quantities: dict[Quantity, Points] = Field(
         default_factory=dict, description='per quantity, e.g. {"deltas": 2}'
     )
-    layers: list[NonNegativeFloat] | None = Field(
+    layers: list[Points] | None = Field(
         default=None, description="per layer: layers[i] is the points of each item of layer i + 1"
     )
-    items: dict[str, NonNegativeFloat] = Field(
+    items: dict[str, Points] = Field(
         default_factory=dict, description='per item id, e.g. {"layers[1].deltas": 3, "loss": 1}'
     )
 
@@ -421,6 +428,12 @@ def _feedback(
         lines.append(
             f"{c.wrong_way} of the steps go{'es' if c.wrong_way == 1 else ''} the wrong way: "
             f"the update is {rule} the gradient."
+        )
+    if grade.consistent_with is not None and not grade.diagnoses:  # a named one says it all
+        source = ItemKey(*grade.consistent_with).name
+        lines.append(
+            f"This follows from your own {source} by the right rule: the mistake is in "
+            f"{source}, not here."
         )
     if grade.rounding is not None:
         r = grade.rounding

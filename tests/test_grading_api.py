@@ -373,3 +373,18 @@ async def test_the_grading_endpoints_are_documented(client: httpx.AsyncClient) -
         body = schema["paths"][path]["post"]["requestBody"]["content"]["application/json"]
         name = body["schema"]["$ref"].rsplit("/", 1)[1]
         assert name in schema["components"]["schemas"]
+
+
+async def test_points_are_bounded_so_that_a_score_stays_finite(client: httpx.AsyncClient) -> None:
+    """1e308 points per item would sum to an infinite score (null in the JSON): a 422."""
+    for points in ({"default": 1e308}, {"items": {"loss": 2e6}}, {"layers": [1, 1e7]}):
+        response = await client.post(
+            "/v1/grade", json={"problem": SPEC_EXAMPLE, "submission": {}, "points": points}
+        )
+        assert response.status_code == 422, points
+        assert "less than or equal to 1000000" in response.json()["detail"][0]["msg"]
+    response = await client.post(
+        "/v1/grade",
+        json={"problem": SPEC_EXAMPLE, "submission": {}, "points": {"default": 1e6}},
+    )
+    assert response.json()["max_score"] == 16e6
