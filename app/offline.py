@@ -193,21 +193,44 @@ def gradebook(rows: list[tuple[str, services.Graded]], grading: services.Grading
     for name, graded in rows:
         scores = {g.key.id: g.score for g in graded.grades or ()}
         writer.writerow(
-            [
-                name,
-                _number(graded.score),
-                _number(grading.max_score),
-                *(_number(scores[item]) if item in scores else "" for item in items),
-                ";".join(graded.mistakes),
-                len(graded.warnings),
-                graded.unreadable or "",
-            ]
+            spreadsheet_safe(
+                [
+                    name,
+                    _number(graded.score),
+                    _number(grading.max_score),
+                    *(_number(scores[item]) if item in scores else "" for item in items),
+                    ";".join(graded.mistakes),
+                    len(graded.warnings),
+                    graded.unreadable or "",
+                ]
+            )
         )
     return out.getvalue()
 
 
 def _number(value: float) -> str:
     return f"{value:.6g}"
+
+
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+"""What makes a spreadsheet read a cell as a formula (OWASP, "CSV Injection")."""
+
+
+def spreadsheet_safe(row: list[Any]) -> list[Any]:
+    """The row with each text cell that a spreadsheet would run as a formula (a file named
+    "=1+2.json", a roster name "@SUM(A1)") prefixed with ', as OWASP advises; numbers, and text
+    that is a number ("-0.5"), are left as they are."""
+    return [_safe_cell(cell) if isinstance(cell, str) else cell for cell in row]
+
+
+def _safe_cell(text: str) -> str:
+    if not text.startswith(FORMULA_STARTS):
+        return text
+    try:
+        float(text)
+    except ValueError:
+        return "'" + text
+    return text
 
 
 class Progress:
@@ -428,7 +451,11 @@ def problems(args: argparse.Namespace) -> int:
                 text = handout.markdown() if kind == "markdown" else handout.html()
                 _write_text(text, str(out / name))
                 files.append(name)
-            writer.writerow([student.sid, student.email, student.name, pid, f"{stem}.json", *files])
+            writer.writerow(
+                spreadsheet_safe(
+                    [student.sid, student.email, student.name, pid, f"{stem}.json", *files]
+                )
+            )
         _write_text(index.getvalue(), str(out / "index.csv"))
     except course.CourseError as exc:
         _fail(str(exc))

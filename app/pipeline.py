@@ -27,13 +27,14 @@ from typing import TypeVar
 import anyio
 import anyio.to_thread
 from fastapi import Request
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
 from app.errors import Busy, TooManyValues
 from app.services import Payload, dumps, dumps_in_pieces
 from schemas.errors import excerpt
+from schemas.intake import parse_json
 from schemas.limits import Cost, Limits
 
 T = TypeVar("T")
@@ -116,12 +117,17 @@ class Pipeline:
         compute: Callable[[Model], Payload],
         *,
         cost: Callable[[Model], Cost] | None = None,
+        students_json: bool = False,
     ) -> Response:
         """The JSON answer of ``compute`` to the request's body, validated as ``model``.
 
         cost: the request's estimated cost; without one the work always runs in a compute
             thread (grading recomputes the answer under every mistake, gradcheck runs two
             forward passes per parameter: work the shapes alone do not bound tightly).
+        students_json: the body holds students' answers, read forgivingly: JSON that Pydantic's
+            parser refuses only for a number too long for it (over 4,300 digits) or nesting
+            deeper than it goes (about 255 levels) is read by Python's, so that one student's
+            oddity is that student's unreadable answer, not a 400 for the whole class.
         """
         require_json(request.headers.get("content-type"))
         body = (await request.body()).removeprefix(_BOM)  # JSON may start with one (RFC 8259)
@@ -131,17 +137,44 @@ class Pipeline:
             raise TooManyValues(max_values)
         if len(body) > INLINE_BODY_BYTES:
             return JSONBytesResponse(
-                await self.compute.run(partial(self._answer, model, compute, body))
+                await self.compute.run(
+                    partial(self._answer, model, compute, body, students_json=students_json)
+                )
             )
-        parsed = model.model_validate_json(body, context=self.context)
+        parsed = self._validated(model, body, students_json=students_json)
         if cost is not None and tiny(cost(parsed)):
             return JSONBytesResponse(dumps(compute(parsed)))
         return JSONBytesResponse(await self.compute.run(partial(_dumped, compute, parsed)))
 
     def _answer(
-        self, model: type[Model], compute: Callable[[Model], Payload], body: bytes
+        self,
+        model: type[Model],
+        compute: Callable[[Model], Payload],
+        body: bytes,
+        *,
+        students_json: bool,
     ) -> bytes:
-        return dumps_in_pieces(compute(model.model_validate_json(body, context=self.context)))
+        return dumps_in_pieces(compute(self._validated(model, body, students_json=students_json)))
+
+    def _validated(self, model: type[Model], body: bytes, *, students_json: bool) -> Model:
+        try:
+            return model.model_validate_json(body, context=self.context)
+        except ValidationError as error:
+            if not (students_json and _beyond_pydantics_parser(error)):
+                raise
+            try:
+                value = parse_json(body)
+            except ValueError:
+                raise error from None
+            return model.model_validate(value, context=self.context)
+
+
+def _beyond_pydantics_parser(error: ValidationError) -> bool:
+    """Whether Pydantic refused the JSON only for a number or a depth beyond its parser."""
+    first = error.errors(include_url=False)[0]
+    return first["type"] == "json_invalid" and (
+        "number out of range" in first["msg"] or "recursion limit" in first["msg"]
+    )
 
 
 def _dumped(compute: Callable[[Model], Payload], parsed: Model) -> bytes:

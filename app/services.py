@@ -29,6 +29,7 @@ from engine.explain import explain
 from engine.grading import ItemGrade
 from engine.problems import generate
 from schemas import convert
+from schemas.errors import LONE_SURROGATES
 from schemas.examples import SPEC_EXAMPLE, SPEC_EXAMPLE_LOSS
 from schemas.explanations import explanation_payload
 from schemas.grading import (
@@ -52,8 +53,26 @@ Payload = dict[str, Any]
 
 
 def dumps(payload: Any) -> bytes:
-    """JSON bytes of a payload whose arrays are NumPy arrays."""
-    return orjson.dumps(payload, option=orjson.OPT_SERIALIZE_NUMPY)
+    """JSON bytes of a payload whose arrays are NumPy arrays. Text with a lone surrogate (a
+    client's "\\ud800", read by Python's json module and quoted back in a warning) is not
+    UTF-8 and orjson refuses it: such characters are written as U+FFFD instead."""
+    try:
+        return orjson.dumps(payload, option=orjson.OPT_SERIALIZE_NUMPY)
+    except orjson.JSONEncodeError as error:
+        if "surrogates" not in str(error):
+            raise
+        return orjson.dumps(_without_surrogates(payload), option=orjson.OPT_SERIALIZE_NUMPY)
+
+
+def _without_surrogates(value: Any) -> Any:
+    """``value`` with every lone surrogate in its text (keys included) replaced by U+FFFD."""
+    if isinstance(value, str):
+        return value.translate(LONE_SURROGATES)
+    if isinstance(value, dict):
+        return {_without_surrogates(k): _without_surrogates(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_without_surrogates(v) for v in value]
+    return value
 
 
 PIECE_VALUES = 16_384

@@ -18,9 +18,16 @@ MAX_QUOTED = 40
 """Characters of a client's input an error message may quote (excerpt)."""
 
 
+LONE_SURROGATES = dict.fromkeys(range(0xD800, 0xE000), "\ufffd")
+"""str.translate's table from each surrogate code point to U+FFFD: a str that holds one is not
+UTF-8 (JSON's "\\ud800" escape, read by Python's json module), and orjson refuses to write it."""
+
+
 def excerpt(text: str) -> str:
-    """At most MAX_QUOTED characters of a client's input, to quote in a message."""
-    return text if len(text) <= MAX_QUOTED else text[: MAX_QUOTED - 3] + "..."
+    """At most MAX_QUOTED characters of a client's input, to quote in a message; a lone
+    surrogate (not UTF-8: JSON's "\\ud800" read by Python) becomes U+FFFD."""
+    text = text if len(text) <= MAX_QUOTED else text[: MAX_QUOTED - 3] + "..."
+    return text.translate(LONE_SURROGATES)
 
 
 class Problem(BaseModel):

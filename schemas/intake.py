@@ -64,38 +64,55 @@ def read_answer(value: Any, n_layers: int) -> Intake:
             value = parse_json(value)
         except ValueError as error:
             return Intake(unreadable=str(error))
-    intake = Intake()
     if not isinstance(value, dict):
-        intake.warnings.append(
-            f"the answer is {_kind(value)}, not an object like a /v1/backprop answer: "
-            "nothing in it could be graded"
+        return Intake(
+            unreadable=f"the answer is {_kind(value)}, not an object like a /v1/backprop "
+            'answer ({"loss": ..., "layers": [...]})'
         )
-        return intake
-    for key, item in value.items():
-        if key in NETWORK_KEYS:
-            _read_network_key(intake, key, item, n_layers)
-        elif key not in ACCEPTED_KEYS:
-            intake.warnings.append(_unknown("the answer", key, ACCEPTED_KEYS))
+    intake = Intake()
+    try:
+        for key, item in value.items():
+            if key in NETWORK_KEYS:
+                _read_network_key(intake, key, item, n_layers)
+            elif key not in ACCEPTED_KEYS:
+                intake.warnings.append(_unknown("the answer", key, ACCEPTED_KEYS))
+    except RecursionError:  # an entry nested hundreds of levels deep
+        return Intake(unreadable=_TOO_DEEP)
     return intake
+
+
+_TOO_DEEP = "it is nested too deeply to be an answer (hundreds of levels of [ or {)"
+
+_UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
+"""What Windows Notepad's "Unicode" writes first: UTF-16, little- or big-endian."""
 
 
 def parse_json(text: bytes | str) -> Any:
     """JSON text as Python values; a byte-order mark dropped, NaN and Infinity read as Python's
     json module writes them. Raises ValueError with the parser's reason for anything else."""
-    data = text.encode() if isinstance(text, str) else text
+    data = text.encode("utf-8", "surrogatepass") if isinstance(text, str) else text
     data = data.removeprefix(b"\xef\xbb\xbf")
+    if not data.strip():
+        raise ValueError("it is empty")
     try:
         return orjson.loads(data)
     except orjson.JSONDecodeError:
         pass
     try:
-        return json.loads(data.decode("utf-8"), parse_int=_integer)
+        decoded = data.decode("utf-16") if data.startswith(_UTF16_BOMS) else data.decode("utf-8")
+        return json.loads(decoded, parse_int=_integer)
     except UnicodeDecodeError as error:
-        raise ValueError(f"it is not text (UTF-8): {error.reason}") from None
+        line = data.count(b"\n", 0, error.start) + 1
+        raise ValueError(
+            f"it is not text (UTF-8): byte {error.start + 1} (line {line}) is "
+            f"0x{data[error.start]:02x}: save the file as UTF-8"
+        ) from None
     except json.JSONDecodeError as error:
         raise ValueError(
             f"it is not JSON: {error.msg} at line {error.lineno}, column {error.colno}"
         ) from None
+    except RecursionError:
+        raise ValueError(_TOO_DEEP) from None
 
 
 def _read_network_key(intake: Intake, key: str, value: Any, n_layers: int) -> None:

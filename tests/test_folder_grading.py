@@ -212,3 +212,49 @@ def test_the_progress_bar_is_drawn_only_on_a_terminal(
     _, _, err = run(["grade", str(problem), str(answers), "--format", "csv"], capsys)
     assert "grading [" not in err  # not a terminal: only the summary line
     assert err.startswith("backprop-service: graded 4 answers")
+
+
+def test_hostile_files_get_their_rows_and_never_stop_the_others(
+    problem: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A file nested 1,100 levels deep, one with a lone surrogate, one that is a list, one
+    saved as UTF-16 (Notepad's "Unicode"), and files named like spreadsheet formulas: every one
+    gets its row and its report, in both the csv and a report format, and no cell of the
+    gradebook starts a formula."""
+    folder = tmp_path / "hostile"
+    folder.mkdir()
+    write(folder / "a-deep.json", "[" * 1100 + "]" * 1100)
+    write(folder / "b-surrogate.json", '{"loss": "\\ud800", "\\udc00": 1}')
+    write(folder / "c-list.json", "[1, 2]")
+    write(folder / "d-utf16.json", ("\ufeff" + json.dumps(RIGHT)).encode("utf-16-le"))
+    write(folder / "=1+2.json", RIGHT)
+    write(folder / "@SUM(A1).json", RIGHT)
+    book_file = tmp_path / "book.csv"
+    out_dir = tmp_path / "reports"
+    code, _, err = run(
+        ["grade", str(problem), str(folder), "--format", "gradescope",
+         "--output-dir", str(out_dir), "--output", str(book_file)],
+        capsys,
+    )  # fmt: skip
+    assert code == 0, err
+    book = {row["file"]: row for row in rows(book_file.read_text())}
+    assert sorted(book) == sorted(["'=1+2.json", "'@SUM(A1).json", "a-deep.json",
+                                   "b-surrogate.json", "c-list.json", "d-utf16.json"])  # fmt: skip
+    assert "nested too deeply" in book["a-deep.json"]["unreadable"]
+    assert book["b-surrogate.json"]["unreadable"] == ""  # read: its loss is no number
+    assert book["b-surrogate.json"]["warnings"] == "1"
+    assert "not an object" in book["c-list.json"]["unreadable"]
+    assert book["d-utf16.json"]["score"] == "16"
+    assert book["'=1+2.json"]["score"] == book["'@SUM(A1).json"]["score"] == "16"
+    assert len(list(out_dir.iterdir())) == 6
+    surrogate = json.loads((out_dir / "b-surrogate.json").read_text())
+    assert "\ufffd" in surrogate["output"]
+    assert "(2 unreadable)" in err
+
+
+def test_a_negative_number_is_no_formula() -> None:
+    from app.offline import spreadsheet_safe
+
+    assert spreadsheet_safe(["-0.5", "-x", "+1", "=A1", "a=b", 3, ""]) == [
+        "-0.5", "'-x", "+1", "'=A1", "a=b", 3, "",
+    ]  # fmt: skip

@@ -184,10 +184,59 @@ async def test_only_text_that_is_not_json_is_unreadable(
         assert report["score"] == 0.0
 
 
-async def test_an_answer_that_is_a_list_is_graded_as_empty(client: httpx.AsyncClient) -> None:
-    report = await grade(client, [0.43, 0.9])
-    assert report["score"] == 0
-    assert "not an object" in report["warnings"][0]
+UNREADABLE: dict[str, tuple[Any, str]] = {
+    "a list": ([0.43, 0.9], "the answer is a list, not an object"),
+    "null": (None, "the answer is null, not an object"),
+    "a number": (42, "the answer is a number, not an object"),
+    "text of a list": ("[0.43, 0.9]", "the answer is a list, not an object"),
+    "empty text": ("  \n", "it is empty"),
+    "nested 1,100 deep": ("[" * 1100 + "]" * 1100, "nested too deeply"),
+    "an object nested 1,100 deep": (
+        '{"loss": ' + "[" * 1100 + "]" * 1100 + "}",
+        "nested too deeply",
+    ),
+}
+
+
+@pytest.mark.parametrize(("submission", "reason"), UNREADABLE.values(), ids=UNREADABLE.keys())
+@pytest.mark.parametrize("report_format", ["native", "prairielearn"])
+async def test_what_is_no_answer_at_all_is_unreadable_not_a_zero(
+    client: httpx.AsyncClient, submission: Any, reason: str, report_format: str
+) -> None:
+    """Not an object at all: unreadable, with the reason (PrairieLearn: not gradable, so the
+    student keeps the attempt), never a 500 however deep it is nested."""
+    report = await grade(client, submission, format=report_format)
+    text = report["summary" if report_format == "native" else "message"]
+    assert "could not be read" in text
+    assert reason in text
+    if report_format == "prairielearn":
+        assert report["gradable"] is False
+
+
+def test_a_file_saved_as_utf16_is_read() -> None:
+    """Windows Notepad's "Unicode": UTF-16 with its byte-order mark."""
+    text = orjson.dumps(CORRECT).decode()
+    for encoding in ("utf-16", "utf-16-le", "utf-16-be"):
+        data = text.encode(encoding)
+        if encoding != "utf-16":  # utf-16 writes its BOM itself
+            data = ("\ufeff" + text).encode(encoding)
+        assert parse_json(data) == orjson.loads(text), encoding
+
+
+def test_bytes_that_are_not_utf8_are_named_by_position() -> None:
+    data = b'{"loss": 0.43,\n "student": "Jos\xe9"}'
+    with pytest.raises(ValueError, match=r"byte 32 \(line 2\) is 0xe9: save the file as UTF-8"):
+        parse_json(data)
+
+
+async def test_a_lone_surrogate_in_a_key_is_quoted_without_a_500(
+    client: httpx.AsyncClient,
+) -> None:
+    """JSON's "\\ud800" is valid JSON but not UTF-8 once read: quoted as U+FFFD."""
+    text = '{"\\ud800": 1, "loss": "\\udfff"}'
+    report = await grade(client, text)
+    assert 'a key "\ufffd"' in report["warnings"][0]
+    assert by_id(report)["loss"]["status"] == "failed"
 
 
 async def test_warnings_reach_gradescope_and_prairielearn(client: httpx.AsyncClient) -> None:
@@ -209,6 +258,9 @@ async def test_a_batch_grades_each_submission_on_its_own(client: httpx.AsyncClie
             {"id": "stray", "submission": {"student": "s2", **CORRECT}},
             {"id": "right", "submission": CORRECT},
             {"id": "empty", "submission": {}},
+            {"id": "a list", "submission": [1, 2]},
+            {"id": "deep", "submission": "[" * 1100 + "]" * 1100},
+            {"id": "surrogate", "submission": '{"loss": "\\ud800", "\\udc00": 0}'},
         ],
     }
     response = await client.post("/v1/grade/batch", json=body)
@@ -218,8 +270,11 @@ async def test_a_batch_grades_each_submission_on_its_own(client: httpx.AsyncClie
     assert "could not be read" in reports["unreadable"]["summary"]
     assert reports["stray"]["score"] == reports["right"]["score"] == 16
     assert reports["empty"]["score"] == 0
+    assert "not an object" in reports["a list"]["summary"]
+    assert "nested too deeply" in reports["deep"]["summary"]
+    assert reports["surrogate"]["score"] == 0
     summary = answer["class_summary"]
-    assert summary["submissions"] == 4
-    assert summary["unreadable"] == 1
+    assert summary["submissions"] == 7
+    assert summary["unreadable"] == 3
     assert summary["full_marks"] == 2
-    assert summary["mean_score"] == 8.0
+    assert summary["mean_score"] == 32 / 7

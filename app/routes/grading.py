@@ -52,7 +52,9 @@ PROBLEM_EXAMPLE: dict[str, Any] = {"seed": 42, "layer_sizes": [2, 3, 2], "soluti
 )
 async def grade(request: Request) -> Response:
     """The submission against the reference, item by item, in the format asked for."""
-    return await pipeline_of(request).answer(request, GradeRequest, services.grade)
+    return await pipeline_of(request).answer(
+        request, GradeRequest, services.grade, students_json=True
+    )
 
 
 @router.post(
@@ -64,7 +66,9 @@ async def grade(request: Request) -> Response:
 )
 async def grade_batch(request: Request) -> Response:
     """Each submission's report; the reference and the mistakes are computed once."""
-    return await pipeline_of(request).answer(request, BatchGradeRequest, services.grade_batch)
+    return await pipeline_of(request).answer(
+        request, BatchGradeRequest, services.grade_batch, students_json=True
+    )
 
 
 @router.post(
