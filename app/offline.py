@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import csv
 import io
+import json
 import sys
 import time
 from pathlib import Path
@@ -29,7 +30,9 @@ from app import services
 from app.described import describe
 from engine import EngineError
 from schemas import DEFAULT_LIMITS, BackpropRequest
+from schemas.errors import LONE_SURROGATES
 from schemas.grading import GradeRequest, unreadable_report
+from schemas.intake import decode_text
 from schemas.problems import ProblemRequest
 
 M = TypeVar("M", bound=BaseModel)
@@ -52,7 +55,9 @@ def _read_json(path: str) -> Any:
 
 def _validate(model: type[M], body: Any, source: str | None) -> M:
     try:
-        return model.model_validate_json(orjson.dumps(body), context={"limits": DEFAULT_LIMITS})
+        # services.dumps: a lone surrogate a student typed becomes U+FFFD, which the
+        # expression's parser then points at, instead of orjson refusing the whole body
+        return model.model_validate_json(services.dumps(body), context={"limits": DEFAULT_LIMITS})
     except ValidationError as exc:
         raise BadInputError(_problems(exc, source)) from exc
 
@@ -219,8 +224,10 @@ FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 def spreadsheet_safe(row: list[Any]) -> list[Any]:
     """The row with each text cell that a spreadsheet would run as a formula (a file named
     "=1+2.json", a roster name "@SUM(A1)") prefixed with ', as OWASP advises; numbers, and text
-    that is a number ("-0.5"), are left as they are."""
-    return [_safe_cell(cell) if isinstance(cell, str) else cell for cell in row]
+    that is a number ("-0.5"), are left as they are. A character that is not UTF-8 (a file
+    name's undecodable byte, a lone surrogate) is written as U+FFFD."""
+    return [_safe_cell(cell.translate(LONE_SURROGATES)) if isinstance(cell, str) else cell
+            for cell in row]  # fmt: skip
 
 
 def _safe_cell(text: str) -> str:
@@ -353,14 +360,14 @@ def derivative_grade(args: argparse.Namespace) -> int:
 def _read_answer(path: str) -> str:
     """The student's derivative: a file's text, or a JSON string, or {"answer": "..."}."""
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        text = decode_text(Path(path).read_bytes())
     except OSError as exc:
         raise BadInputError(f"{path}: cannot be read ({exc.strerror})") from exc
-    except UnicodeDecodeError as exc:
-        raise BadInputError(f"{path} is not text (UTF-8)") from exc
+    except ValueError as exc:
+        raise BadInputError(f"{path}: {exc}") from exc
     try:
-        loaded = orjson.loads(text)
-    except orjson.JSONDecodeError:
+        loaded = json.loads(text)  # not orjson: a lone surrogate is the parser's to point at
+    except (json.JSONDecodeError, RecursionError):
         return text.strip()
     if isinstance(loaded, dict):
         answer = loaded.get("answer")

@@ -170,11 +170,15 @@ class Pipeline:
 
 
 def _beyond_pydantics_parser(error: ValidationError) -> bool:
-    """Whether Pydantic refused the JSON only for a number or a depth beyond its parser."""
+    """Whether Pydantic refused the JSON only for a number or a depth beyond its parser, or a
+    lone surrogate ("\\ud800": valid JSON, and a student's to answer for)."""
     first = error.errors(include_url=False)[0]
-    return first["type"] == "json_invalid" and (
-        "number out of range" in first["msg"] or "recursion limit" in first["msg"]
+    return first["type"] == "json_invalid" and any(
+        reason in first["msg"] for reason in _BEYOND_PYDANTIC
     )
+
+
+_BEYOND_PYDANTIC = ("number out of range", "recursion limit", "surrogate", "hex escape")
 
 
 def _dumped(compute: Callable[[Model], Payload], parsed: Model) -> bytes:

@@ -98,21 +98,35 @@ def parse_json(text: bytes | str) -> Any:
         return orjson.loads(data)
     except orjson.JSONDecodeError:
         pass
+    decoded = decode_text(data)
     try:
-        decoded = data.decode("utf-16") if data.startswith(_UTF16_BOMS) else data.decode("utf-8")
         return json.loads(decoded, parse_int=_integer)
-    except UnicodeDecodeError as error:
-        line = data.count(b"\n", 0, error.start) + 1
-        raise ValueError(
-            f"it is not text (UTF-8): byte {error.start + 1} (line {line}) is "
-            f"0x{data[error.start]:02x}: save the file as UTF-8"
-        ) from None
     except json.JSONDecodeError as error:
         raise ValueError(
             f"it is not JSON: {error.msg} at line {error.lineno}, column {error.colno}"
         ) from None
     except RecursionError:
         raise ValueError(_TOO_DEEP) from None
+
+
+def decode_text(data: bytes) -> str:
+    """A file's text: UTF-8 (a byte-order mark dropped), or UTF-16 when it starts with UTF-16's
+    byte-order mark (Windows Notepad's "Unicode"). Raises ValueError naming the first byte
+    that is not UTF-8, and where."""
+    if data.startswith(_UTF16_BOMS):
+        try:
+            return data.decode("utf-16")
+        except UnicodeDecodeError:
+            raise ValueError("it is not text: it starts as UTF-16 but is not") from None
+    try:
+        return data.removeprefix(b"\xef\xbb\xbf").decode("utf-8")
+    except UnicodeDecodeError as error:
+        at = error.start + (3 if data.startswith(b"\xef\xbb\xbf") else 0)
+        line = data.count(b"\n", 0, at) + 1
+        raise ValueError(
+            f"it is not text (UTF-8): byte {at + 1} (line {line}) is "
+            f"0x{data[at]:02x}: save the file as UTF-8"
+        ) from None
 
 
 def _read_network_key(intake: Intake, key: str, value: Any, n_layers: int) -> None:

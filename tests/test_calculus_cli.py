@@ -127,3 +127,34 @@ def test_the_installed_command_grades(tmp_path: Path) -> None:
     GRADESCOPE.validate(report)
     assert report["score"] == 2.0
     assert "proved by SymPy" in report["tests"][0]["output"]
+
+
+ANSWER_FILES: dict[str, tuple[bytes, str | None]] = {
+    "UTF-8 with a byte-order mark": (b"\xef\xbb\xbf2*x*sin(x) + x^2*cos(x)", None),
+    "UTF-16 (Notepad's Unicode)": ("\ufeff2*x*sin(x) + x^2*cos(x)".encode("utf-16-le"), None),
+    "a zero-width space pasted in": ("2*x*sin(x) +\u200b x^2*cos(x)".encode(), None),
+    "not UTF-8": (b"2*x*sin(x) + x^2\xff", "byte 17 (line 1) is 0xff: save the file as UTF-8"),
+    "a lone surrogate in JSON": (
+        b'{"answer": "2*x*sin(x) + x^2*cos(x)\\ud800"}',
+        "column 24: unexpected character",
+    ),
+}
+
+
+@pytest.mark.parametrize(("content", "reason"), ANSWER_FILES.values(), ids=ANSWER_FILES.keys())
+def test_answer_files_as_editors_save_them(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], content: bytes, reason: str | None
+) -> None:
+    """Graded when they hold the right answer in any of the ways an editor saves text;
+    otherwise the report says what and where, and the command never crashes."""
+    problem = write(tmp_path / "problem.json", PROBLEM)
+    answer = write(tmp_path / "answer.txt", content)
+    code, out, err = run(["derivative", "grade", str(problem), str(answer)], capsys)
+    assert code == 0, err
+    report = json.loads(out)
+    if reason is None:
+        assert report["score"] == 4, report["summary"]
+    else:
+        assert report["score"] == 0
+        assert "could not be read" in report["summary"]
+        assert reason in report["summary"]

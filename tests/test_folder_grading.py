@@ -6,8 +6,10 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 from pathlib import Path
 
+import orjson
 import pytest
 
 from app.cli import main
@@ -257,4 +259,22 @@ def test_a_negative_number_is_no_formula() -> None:
 
     assert spreadsheet_safe(["-0.5", "-x", "+1", "=A1", "a=b", 3, ""]) == [
         "-0.5", "'-x", "+1", "'=A1", "a=b", 3, "",
+    ]  # fmt: skip
+
+
+def test_a_file_name_that_is_not_utf8_gets_its_row(
+    problem: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A byte that is not UTF-8 in a file name (Python reads it as a lone surrogate) is written
+    as U+FFFD in the gradebook, which is still written."""
+    folder = tmp_path / "names"
+    folder.mkdir()
+    write(folder / "ada.json", RIGHT)
+    (Path(os.fsdecode(bytes(folder) + b"/zz_bad\xffname.json"))).write_bytes(orjson.dumps(RIGHT))
+    book_file = tmp_path / "book.csv"
+    code, _, err = run(["grade", str(problem), str(folder), "-o", str(book_file)], capsys)
+    assert code == 0, err
+    book = rows(book_file.read_text(encoding="utf-8"))
+    assert [(row["file"], row["score"]) for row in book] == [
+        ("ada.json", "16"), ("zz_bad\ufffdname.json", "16"),
     ]  # fmt: skip

@@ -278,3 +278,21 @@ async def test_a_batch_grades_each_submission_on_its_own(client: httpx.AsyncClie
     assert summary["unreadable"] == 3
     assert summary["full_marks"] == 2
     assert summary["mean_score"] == 32 / 7
+
+
+async def test_a_lone_surrogate_in_the_body_is_that_students_problem(
+    client: httpx.AsyncClient,
+) -> None:
+    """ "\\ud800" in a submission written as JSON (not as text): Pydantic's parser refuses it,
+    Python's reads it, and the class is graded, with the odd key quoted as U+FFFD."""
+    body = orjson.dumps({"problem": SPEC_EXAMPLE, "submissions": [
+        {"id": "odd", "submission": {"SURROGATE_KEY": 1, "loss": "SURROGATE_VALUE"}},
+        {"id": "right", "submission": CORRECT},
+    ]}).replace(b"SURROGATE_KEY", b"\\ud800x").replace(b"SURROGATE_VALUE", b"\\udfff")  # fmt: skip
+    response = await client.post(
+        "/v1/grade/batch", content=body, headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 200, response.text
+    reports = {r["id"]: r["report"] for r in response.json()["results"]}
+    assert reports["right"]["score"] == 16
+    assert 'a key "\ufffdx"' in reports["odd"]["warnings"][0]

@@ -69,7 +69,7 @@ VARIABLE = re.compile(r"[A-Za-z](?:_?[0-9]+|_[A-Za-z0-9]+)?")
 """A variable's name, when it is not a Greek letter's: x, x2, x_2, w_ij."""
 
 _TOKEN = re.compile(
-    r"(?P<space>\s+)"
+    r"(?P<space>[\s\ufeff\u200b]+)"  # and the invisible ones a copy-paste or an editor adds
     r"|(?P<number>(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?)"
     r"|(?P<name>[A-Za-z][A-Za-z0-9_]*)"
     r"|(?P<op>\*\*|[-+*/^(),|])"
