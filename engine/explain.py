@@ -272,7 +272,9 @@ def _delta(w: _Worked, i: int, n: int, k: int) -> Equation | None:
 def _output_delta(w: _Worked, n: int, k: int, symbol: Term, value: float) -> Equation | None:
     """delta^L_k: the loss's gradient, fused with the output activation or carried through it.
 
-    None for a loss form with no short formula (label smoothing, targets that do not sum to 1).
+    A loss form with no short formula per unit (targets that do not sum to 1, Keras' clipped
+    cross-entropy) is carried through the activation as dL/do_k with its value; None only where
+    such a form is fused with the output activation (label smoothing over softmax).
     """
     problem, i = w.problem, w.n_layers - 1
     loss, f = problem.loss, problem.network.layers[i].activation
@@ -282,7 +284,10 @@ def _output_delta(w: _Worked, n: int, k: int, symbol: Term, value: float) -> Equ
     gradient = loss.gradient_term(symbols[k], scale, fused=fused)
     gradient_numbers = loss.gradient_term(numbers[k], scale, fused=fused)
     if gradient is None or gradient_numbers is None:
-        return None
+        if fused:
+            return None
+        gradient = Partial(symbols[k].o)
+        gradient_numbers = Number(float(loss.gradient(outputs, problem.y)[n][k]))
     if fused:  # dL/dz^L_k straight from the logits: p - t
         return Equation(symbol, gradient, gradient_numbers, value)
     o_symbols = [unit.o for unit in symbols]

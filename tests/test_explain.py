@@ -172,12 +172,16 @@ NETWORKS |= {
     "smooth_l1 both sides": _one_layer(
         "linear", {"name": "smooth_l1", "beta": 0.5}, [[0.5, 2.0], [0.0, 0.0]]
     ),
+    "smooth_l1 default beta 1": _one_layer("linear", "smooth_l1", [[0.5, 2.0], [0.0, 0.0]]),
     "smooth_l1 beta 0, mean": _one_layer(
         "linear", {"name": "smooth_l1", "beta": 0.0, "reduction": "mean"}, [[0.5, 0.0], [0.0, 2.0]]
     ),
     # keras: a softmax (sigmoid) output gives its logits to the loss, so p - t, no clipping
     "cross-entropy over softmax (keras)": _one_layer(
         "softmax", "cross_entropy", [1, 0], conventions="keras"
+    ),
+    "cross-entropy over sigmoid outputs (keras: normalized, clipped)": _one_layer(
+        "sigmoid", "cross_entropy", [1, 0], conventions="keras"
     ),
     "binary cross-entropy over sigmoid (keras)": _one_layer(
         "sigmoid", "binary_cross_entropy", [[1.0, 0.0], [0.0, 1.0]], conventions="keras"

@@ -289,6 +289,9 @@ def test_the_clip_passes_the_gradient_at_its_bounds() -> None:
     got = answer(outputs_are([[low, high]], [[1.0, 0.0]], "cross_entropy"))
     # g = (-1 / low, 0), sum g q = -1: dL/do = (g - (-1)) / 1
     np.testing.assert_allclose(got["layers"][0]["deltas"], [[-1 / low + 1.0, 1.0]], rtol=1e-12)
+    got = answer(outputs_are([[low, high]], [[0.0, 1.0]], "cross_entropy"))
+    # g = (0, -1 / high), sum g q = -1: dL/do = (0 + 1, -1 / high + 1): the upper bound passes
+    np.testing.assert_allclose(got["layers"][0]["deltas"], [[1.0, -1 / high + 1.0]], rtol=1e-12)
 
 
 def test_a_probability_of_one_is_held_by_the_clip() -> None:
@@ -312,6 +315,7 @@ def test_keras_cross_entropy_refuses_outputs_that_make_no_distribution(
     targets = [[0.0] * (len(rows[0]) - 1) + [1.0]] * len(rows)
     with pytest.raises(engine.DomainError) as caught:
         answer(outputs_are(rows, targets, "cross_entropy"))
+    assert caught.value.argument == "loss"
     message = str(caught.value)
     assert "cross_entropy with epsilon (Keras' form) divides each row of outputs by its sum" in (
         message
