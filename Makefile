@@ -10,7 +10,7 @@
 #   make browser-test  /playground, /docs and /redoc end to end in Debian's Chromium with
 #               Playwright, offline (installs both if missing; screenshots in
 #               test-artifacts/), and a drawn grading report (test-artifacts/pictures/)
-#   make bench  the performance benchmark of docs/performance.md (about 10 minutes; installs
+#   make bench  the performance benchmark of docs/performance.md (about 4 minutes; installs
 #               matplotlib, torch and apt's wrk if missing); BENCH_ARGS=--quick for a first look
 #   make py310-test, py312-test  `pip install .` into a fresh venv of that Python (pyenv's, or
 #               PY310=/path/to/python3.10) and the offline grader checked there for real
