@@ -26,11 +26,14 @@ connection, re-armed only when it fires, looks at the deadlines.
 
 When an answer goes out before the request has fully arrived (a 413 for a 200 MB body, a 415),
 closing at once would reset the connection while the client is still sending, and a client that
-reads only after sending would see the reset instead of the answer. So the rest of the body is
-read and dropped, never kept, for LINGER_SECONDS at most: if it ends in time the connection stays
-open for the next request, otherwise it is closed. A refused request (400, 408, 431, 503) cannot
-be followed by another: what still arrives is dropped for LINGER_SECONDS, and then the
-connection is closed (as nginx's lingering_close does).
+reads only after sending would see the reset instead of the answer. So the answer says
+``Connection: close``, and the rest of the body is read and dropped, never kept, for
+LINGER_SECONDS at most, reading on even where uvicorn had paused reading while the body waited
+for the app; the connection is closed when the body has ended, or then. (Keeping it open when
+the body ended in time raced with the timer on a busy server: a client that had already sent
+its next request on it saw the connection closed under it.) A refused request (400, 408, 431,
+503) cannot be followed by another: what still arrives is dropped for LINGER_SECONDS, and then
+the connection is closed (as nginx's lingering_close does).
 
 uvicorn loads it by name: ``uvicorn.run(..., http="app.server:GuardedHttpToolsProtocol")``. It
 overrides some of uvicorn's HttpToolsProtocol methods, so uvicorn is pinned to the range that
@@ -45,7 +48,8 @@ from typing import Any, Literal
 
 import httptools
 import orjson
-from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+from uvicorn._types import ASGISendEvent
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResponseCycle
 
 from app.config import get_settings
 
@@ -63,6 +67,23 @@ _REASONS = {
 
 class _HeadTooLargeError(Exception):
     """Raised from a parser callback to stop parsing a request whose head is over the limit."""
+
+
+class _CloseOnceRead:
+    """The connection's transport as one request's cycle sees it: ``close()`` while the
+    request's body is still arriving is left to the protocol, which closes once the body has
+    been read and dropped (or after LINGER_SECONDS); everything else is the transport's."""
+
+    def __init__(self, transport: asyncio.Transport, cycle: RequestResponseCycle) -> None:
+        self._transport = transport
+        self._cycle = cycle
+
+    def close(self) -> None:
+        if not self._cycle.more_body:
+            self._transport.close()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._transport, name)
 
 
 class GuardedHttpToolsProtocol(HttpToolsProtocol):
@@ -165,6 +186,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self._head_bytes = 0
         self._enter("body")
         super().on_headers_complete()
+        self._close_if_answered_early(self.cycle)
 
     def on_message_complete(self) -> None:
         self._phase, self._deadline = None, math.inf
@@ -172,7 +194,30 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         if self._drain_timer is not None:  # the refused body has been dropped: carry on
             self._drain_timer.cancel()
             self._drain_timer = None
+            if self.cycle is not None and not self.cycle.keep_alive:
+                self.transport.close()  # it said Connection: close; nothing is left to read
+                return
             self._next_request()
+
+    def _close_if_answered_early(self, cycle: RequestResponseCycle | None) -> None:
+        """An answer that starts before its request's body has arrived (a 413, a 415) says
+        ``Connection: close``, so that no client sends its next request on a connection that
+        may close under it; the connection is closed once the rest of the body has been read
+        and dropped, or after LINGER_SECONDS (on_response_complete), never at once: closing
+        with unread bytes resets the connection, and a client still sending would lose the
+        answer."""
+        if cycle is None:
+            return
+        send, transport = cycle.send, cycle.transport
+
+        async def send_closing(message: ASGISendEvent) -> None:
+            if message["type"] == "http.response.start" and cycle.more_body:
+                headers = [*message.get("headers", ()), (b"connection", b"close")]
+                message = {**message, "headers": headers}
+            await send(message)
+
+        cycle.send = send_closing  # type: ignore[method-assign]
+        cycle.transport = _CloseOnceRead(transport, cycle)  # type: ignore[assignment]
 
     def on_response_complete(self) -> None:
         """The answer is in the connection's buffer: start the next request when it has left."""
@@ -180,8 +225,10 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         if self.transport.is_closing():
             return
         if self.cycle is not None and self.cycle.more_body:
-            # answered before the body had arrived (a refusal): give the rest of it a moment
+            # answered before the body had arrived (a refusal): give the rest of it a moment,
+            # reading on even if uvicorn paused reading while the body waited for the app
             self._drain_timer = self.loop.call_later(LINGER_SECONDS, self.transport.close)
+            self.flow.resume_reading()
             return
         if self.flow.write_paused:  # an answer the client has not read yet: read no more
             self._waiting_for_drain = True

@@ -201,3 +201,36 @@ def test_the_head_limit_is_exact(url: str, in_pieces: bool) -> None:
 
     assert answer_to(0) == [200]
     assert answer_to(1) == [431]
+
+
+def test_an_answer_before_the_body_says_close_and_closes_once_the_body_is_read(
+    url: str,
+) -> None:
+    """A 413 sent when the head says the body is too large goes out before the body: it says
+    Connection: close (a client must not send its next request on this connection, which the
+    server closes), and the connection closes cleanly, without a reset, once the client has
+    sent the rest: the answer is never lost to a reset, and no next request to a close."""
+    size = 40 * 1024 * 1024
+    with connect(url) as sock:
+        sock.sendall(b"POST /v1/backprop HTTP/1.1\r\nHost: x\r\nContent-Type: application/json"
+                     b"\r\nContent-Length: %d\r\n\r\n" % size)  # fmt: skip
+        sock.sendall(b" " * (1 << 20))
+        head = sock.recv(65536)
+        assert head.startswith(b"HTTP/1.1 413"), head[:100]
+        assert b"\r\nconnection: close\r\n" in head.lower()
+        sock.sendall(b" " * (size - (1 << 20)))
+        started = time.monotonic()
+        rest = b""
+        while chunk := sock.recv(65536):  # ends in a clean close (b""), not ConnectionResetError
+            rest += chunk
+        assert time.monotonic() - started < 2  # closed when the body ended, not after 3 s
+    # a well-formed request that reads its body keeps its connection open
+    with connect(url) as sock:
+        body = json.dumps(SPEC_EXAMPLE).encode()
+        request = (b"POST /v1/backprop HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                   b"Content-Length: %d\r\n\r\n%s" % (len(body), body))  # fmt: skip
+        sock.sendall(request + request)
+        answers = b""
+        while answers.count(b"HTTP/1.1 200") < 2:
+            answers += sock.recv(65536)
+        assert b"connection: close" not in answers.lower()
