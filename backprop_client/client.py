@@ -204,6 +204,8 @@ class Client:
     activations = _sync(endpoints.activations)
     losses = _sync(endpoints.losses)
     limits = _sync(endpoints.limits)
+    conventions = _sync(endpoints.conventions)
+    version = _sync(endpoints.version)
     healthz = _sync(endpoints.healthz)
     readyz = _sync(endpoints.readyz)
 
@@ -270,6 +272,8 @@ class AsyncClient:
     activations = _async(endpoints.activations)
     losses = _async(endpoints.losses)
     limits = _async(endpoints.limits)
+    conventions = _async(endpoints.conventions)
+    version = _async(endpoints.version)
     healthz = _async(endpoints.healthz)
     readyz = _async(endpoints.readyz)
 

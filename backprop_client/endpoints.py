@@ -443,6 +443,16 @@ def limits() -> Call[dict[str, LimitInfo]]:
     return Call("GET", "/v1/limits", _limits)
 
 
+def conventions() -> Call[dict[str, Mapping[str, Any]]]:
+    """GET /v1/conventions: each preset (textbook, pytorch, keras) and what it sets, by name."""
+    return Call("GET", "/v1/conventions", lambda body: {p["name"]: p for p in body["presets"]})
+
+
+def version() -> Call[str]:
+    """GET /v1/version: the version of the service answering."""
+    return Call("GET", "/v1/version", lambda body: str(body["version"]))
+
+
 def healthz() -> Call[str]:
     """GET /healthz: "ok" when the process answers."""
     return Call("GET", "/healthz", lambda body: str(body["status"]))

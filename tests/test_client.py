@@ -6,6 +6,7 @@ plain httpx: the client must hand back exactly those numbers, whichever way they
 
 from __future__ import annotations
 
+import importlib.metadata
 import json
 import re
 import subprocess
@@ -253,6 +254,10 @@ def test_catalogues_and_health(client: Client) -> None:
     losses = {x.name: x for x in client.losses()}
     assert losses["cross_entropy"].class_indices
     assert client.limits()["max_layers"].setting == "BACKPROP_MAX_LAYERS"
+    presets = client.conventions()
+    assert sorted(presets) == ["keras", "pytorch", "textbook"]
+    assert presets["keras"]["leaky_relu_negative_slope"] == 0.3
+    assert client.version() == importlib.metadata.version("backprop-service")
     assert client.healthz() == "ok"
     assert client.readyz() is True
 
