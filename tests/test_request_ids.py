@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import multiprocessing
 import re
 from typing import Any
 
@@ -15,6 +16,7 @@ import pytest
 from app.config import Settings
 from app.logs import JSONFormatter, RequestIdFilter
 from app.main import create_app
+from app.request_ids import new_request_id
 from schemas import SPEC_EXAMPLE
 from tests.conftest import app_client
 
@@ -36,6 +38,25 @@ async def test_one_is_made_for_a_request_without_one(client: httpx.AsyncClient) 
     ids = [(await client.get("/healthz")).headers["x-request-id"] for _ in range(3)]
     assert all(MADE.fullmatch(i) for i in ids), ids
     assert len(set(ids)) == 3
+
+
+def _made_in_a_child(ids: multiprocessing.SimpleQueue[str]) -> None:
+    ids.put(new_request_id())
+
+
+def test_forked_workers_make_different_ids() -> None:
+    """uvicorn forks its workers from one process: each must draw its own ids, not repeat its
+    parent's or a sibling's sequence."""
+    fork = multiprocessing.get_context("fork")
+    ids: multiprocessing.SimpleQueue[str] = fork.SimpleQueue()
+    children = [fork.Process(target=_made_in_a_child, args=(ids,)) for _ in range(3)]
+    for child in children:
+        child.start()
+    for child in children:
+        child.join()
+    made = [ids.get() for _ in children] + [new_request_id()]
+    assert all(MADE.fullmatch(i) for i in made), made
+    assert len(set(made)) == 4, made
 
 
 @pytest.mark.parametrize(
