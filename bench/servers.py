@@ -68,14 +68,22 @@ def command(kind: str, port: int, workers: int) -> list[str]:
         return [str(BIN / "backprop-service"), "serve", *options]
     if kind in ("bare", "plain"):
         return [sys.executable, "-m", f"bench.{kind}_app", *options]
+    if kind in ("service-floor", "plain-floor"):
+        return [sys.executable, "-m", "bench.floor_apps", kind.removesuffix("-floor"), *options]
     raise ValueError(kind)
+
+
+READY_PATHS = {"service": "/readyz", "service-floor": "/readyz", "plain": "/docs",
+               "plain-floor": "/docs"}  # fmt: skip
+"""A GET that answers 200 once each kind of server is ready (the bare app answers any)."""
 
 
 @contextmanager
 def running(
     kind: str, *, workers: int = 1, settings: dict[str, str] | None = None
 ) -> Iterator[Server]:
-    """A server of this kind ("service", "plain" or "bare"), ready to answer, stopped on exit.
+    """A server of this kind ("service", "plain", "bare", or the floor of the service or of the
+    plain app: bench/floor_apps.py), ready to answer, stopped on exit.
 
     settings: more environment for it, BACKPROP_* variables say.
     """
@@ -84,7 +92,7 @@ def running(
     process = subprocess.Popen(command(kind, port, workers), cwd=ROOT, env=env)
     server = Server(process, port)
     try:
-        _wait_ready(server, {"service": "/readyz", "plain": "/docs"}.get(kind, "/"))
+        _wait_ready(server, READY_PATHS.get(kind, "/"))
         yield server
     finally:
         process.send_signal(signal.SIGTERM)
