@@ -86,6 +86,18 @@ class _CloseOnceRead:
         return getattr(self._transport, name)
 
 
+def _answered_in_time(cycle: RequestResponseCycle) -> None:
+    """The request's body has all arrived, so no answer can start before it any more: the cycle
+    gets uvicorn's own ``send`` and the connection's transport back, which the guards set by
+    ``_close_if_answered_early`` would now only pass everything on to. A tiny request's body
+    arrives with its head, before its app starts, so it is answered without them (one
+    coroutine less per message sent, no proxy per write: bench/tiny_split.py)."""
+    guarded = cycle.transport
+    if isinstance(guarded, _CloseOnceRead):
+        cycle.transport = guarded._transport
+        del cycle.send  # the instance's send_closing: the class's send shows through again
+
+
 class GuardedHttpToolsProtocol(HttpToolsProtocol):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -191,6 +203,8 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
     def on_message_complete(self) -> None:
         self._phase, self._deadline = None, math.inf
         super().on_message_complete()
+        if self.cycle is not None:
+            _answered_in_time(self.cycle)
         if self._drain_timer is not None:  # the refused body has been dropped: carry on
             self._drain_timer.cancel()
             self._drain_timer = None

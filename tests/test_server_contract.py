@@ -8,16 +8,20 @@ then record the new digests and widen the range in pyproject.toml.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import inspect
 import re
 from importlib.metadata import version
 from pathlib import Path
+from typing import Any
 
 import pytest
 import tomllib
 from packaging.requirements import Requirement
+from uvicorn.config import Config
 from uvicorn.protocols.http import flow_control, httptools_impl
+from uvicorn.server import ServerState
 
 from app.server import GuardedHttpToolsProtocol
 
@@ -73,3 +77,73 @@ def test_what_app_server_relies_on_is_still_there() -> None:
     for attribute in ("more_body", "response_complete", "response_started", "disconnected"):
         assert f"self.{attribute} =" in source
     assert issubclass(GuardedHttpToolsProtocol, protocol)
+
+
+def test_app_server_relies_on_the_cycle_reading_send_and_transport_when_used() -> None:
+    """The guards for an early answer are put on the cycle's ``send`` and ``transport`` and taken
+    off once the body has arrived: that works only while uvicorn looks both up when it uses them
+    (the app gets ``self.send`` when its task starts; send writes through ``self.transport``)."""
+    cycle = httptools_impl.RequestResponseCycle
+    assert "self.scope, self.receive, self.send" in inspect.getsource(cycle.run_asgi)
+    assert "self.transport.write(" in inspect.getsource(cycle.send)
+
+
+class _Transport:
+    """Enough of an asyncio transport for the protocol to take a request and start it."""
+
+    def __init__(self) -> None:
+        self.written: list[bytes] = []
+
+    def get_extra_info(self, name: str) -> Any:
+        return {"sockname": ("127.0.0.1", 8000), "peername": ("127.0.0.1", 50000)}.get(name)
+
+    def is_closing(self) -> bool:
+        return False
+
+    def write(self, data: bytes) -> None:
+        self.written.append(data)
+
+    def pause_reading(self) -> None:
+        pass
+
+    def resume_reading(self) -> None:
+        pass
+
+    def set_write_buffer_limits(self, *args: Any, **kwargs: Any) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+async def _app(scope: Any, receive: Any, send: Any) -> None:
+    pass
+
+
+@pytest.mark.parametrize(
+    ("sent", "guarded"),
+    [
+        (b'{"a": 1}', False),  # the whole body with the head, as a tiny request comes
+        (b'{"a"', True),  # half of it: an answer could still start before the rest
+    ],
+    ids=["body complete", "body still arriving"],
+)
+def test_the_early_answer_guards_stay_only_while_the_body_is_arriving(
+    sent: bytes, guarded: bool
+) -> None:
+    async def started() -> tuple[Any, _Transport]:
+        config = Config(app=_app, http=GuardedHttpToolsProtocol, lifespan="off", log_level="error")
+        protocol = GuardedHttpToolsProtocol(config, ServerState(), {})
+        transport = _Transport()
+        protocol.connection_made(transport)  # type: ignore[arg-type]
+        protocol.data_received(
+            b"POST /v1/backprop HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\n"
+            b"Content-Length: 8\r\n\r\n" + sent
+        )
+        cycle = protocol.cycle
+        protocol.connection_lost(None)
+        return cycle, transport
+
+    cycle, transport = asyncio.run(started())
+    assert (cycle.transport is not transport) is guarded
+    assert ("send" in vars(cycle)) is guarded  # the wrapper shadows the class's send
