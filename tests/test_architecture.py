@@ -63,3 +63,35 @@ def test_the_offline_commands_import_no_web_stack_at_module_level(module: str) -
     web = {"fastapi", "starlette", "uvicorn", "uvloop", "httptools", "pydantic_settings", "sympy"}
     assert top & web == set()
     assert not top & {"app.errors", "app.main", "app.config", "app.routes", "app.server"}
+
+
+FRAMEWORK_MACHINERY = frozenset(
+    {"FastAPI", "Starlette", "APIRouter", "Router", "APIRoute", "Route", "BaseRoute", "Mount"}
+)
+"""FastAPI's and Starlette's application and routing classes: subclassing one to answer some
+requests another way is how a bypass starts."""
+
+OVERRIDES = frozenset({"build_middleware_stack", "middleware_stack", "get_route_handler",
+                       "route_class"})  # fmt: skip
+"""The hooks a bypass replaces: the middleware stack, the route's request handler."""
+
+
+def test_the_http_layer_replaces_none_of_the_frameworks_machinery() -> None:
+    """Every request goes through FastAPI's middleware stack, router and handlers (issue 11; the
+    behaviour is tests/test_one_way_in.py's): no class of app/ derives from the framework's
+    application or routing classes, and nothing defines, passes or assigns the hooks a bypass
+    would replace. (Middlewares, responses and uvicorn's protocol may be subclassed.)"""
+    for path in (ROOT / "app").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ClassDef):
+                bases = {
+                    base.attr if isinstance(base, ast.Attribute) else getattr(base, "id", "")
+                    for base in node.bases
+                }
+                assert not bases & FRAMEWORK_MACHINERY, f"{path.name}: class {node.name}"
+            elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                assert node.name not in OVERRIDES, f"{path.name}: def {node.name}"
+            elif isinstance(node, ast.keyword):
+                assert node.arg not in OVERRIDES, f"{path.name}: {node.arg}="
+            elif isinstance(node, ast.Attribute) and isinstance(node.ctx, ast.Store):
+                assert node.attr not in OVERRIDES, f"{path.name}: .{node.attr} ="
