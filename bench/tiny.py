@@ -21,10 +21,12 @@ import shutil
 import statistics
 import subprocess
 import tempfile
+from contextlib import ExitStack
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench.servers import Server, running
+from bench.servers import running
 from bench.workloads import Workload
 
 LUA = """wrk.method = "POST"
@@ -37,10 +39,10 @@ KINDS = {"service": "/v1/backprop", "plain": "/v1/backprop", "bare": "/"}
 _TICKS = os.sysconf("SC_CLK_TCK")
 
 
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process so far (/proc/PID/stat, fields 14 and 15)."""
+def user_and_system_seconds(pid: int) -> tuple[float, float]:
+    """A process's user and system CPU time so far (/proc/PID/stat, fields 14 and 15)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / _TICKS
+    return int(fields[11]) / _TICKS, int(fields[12]) / _TICKS
 
 
 def wrk(port: int, path: str, script: Path, *, seconds: int, connections: int) -> int:
@@ -56,40 +58,55 @@ def wrk(port: int, path: str, script: Path, *, seconds: int, connections: int) -
     return int(match.group(1))
 
 
-def cpu_per_request(
-    server: Server, path: str, script: Path, *, seconds: int, connections: int
-) -> float:
-    """Microseconds of the server's CPU per request over one wrk run."""
-    before = cpu_seconds(server.pid)
-    requests = wrk(server.port, path, script, seconds=seconds, connections=connections)
-    return (cpu_seconds(server.pid) - before) / requests * 1e6
+@dataclass(frozen=True)
+class CpuRounds:
+    """Microseconds of each server's CPU per request, one figure per round."""
+
+    total: dict[str, list[float]]
+    """user + system time"""
+    system: dict[str, list[float]]
+
+    def median(self, kind: str) -> float:
+        return statistics.median(self.total[kind])
+
+
+def cpu_rounds(
+    paths: dict[str, str], body: bytes, *, rounds: int, seconds: int, connections: int
+) -> CpuRounds:
+    """Each kind of server (bench.servers.running) posted ``body`` at its path by wrk: after a
+    1 s warm-up each, ``rounds`` rounds in which every server gets one run in turn, so that all
+    see the same machine; its CPU per request over a run is the time /proc gives for its
+    process, divided by the requests wrk counted."""
+    if shutil.which("wrk") is None:
+        raise RuntimeError("wrk is not installed (make bench installs it with apt-get)")
+    total: dict[str, list[float]] = {kind: [] for kind in paths}
+    system: dict[str, list[float]] = {kind: [] for kind in paths}
+    with tempfile.TemporaryDirectory() as tmp, ExitStack() as stack:
+        (Path(tmp) / "body.json").write_bytes(body)
+        script = Path(tmp) / "post.lua"
+        script.write_text(LUA.format(body=Path(tmp) / "body.json"))
+        servers = {kind: stack.enter_context(running(kind)) for kind in paths}
+        for kind, server in servers.items():
+            wrk(server.port, paths[kind], script, seconds=1, connections=connections)
+        for _ in range(rounds):
+            for kind, server in servers.items():
+                user, sys = user_and_system_seconds(server.pid)
+                requests = wrk(
+                    server.port, paths[kind], script, seconds=seconds, connections=connections
+                )
+                user_after, sys_after = user_and_system_seconds(server.pid)
+                total[kind].append((user_after - user + sys_after - sys) / requests * 1e6)
+                system[kind].append((sys_after - sys) / requests * 1e6)
+    return CpuRounds(total, system)
 
 
 def measure(work: Workload, *, rounds: int, seconds: int, connections: int) -> dict[str, Any]:
-    if shutil.which("wrk") is None:
-        raise RuntimeError("wrk is not installed (make bench installs it with apt-get)")
-    with tempfile.TemporaryDirectory() as tmp:
-        body = Path(tmp) / "body.json"
-        body.write_bytes(work.body)
-        script = Path(tmp) / "post.lua"
-        script.write_text(LUA.format(body=body))
-        cpu: dict[str, list[float]] = {kind: [] for kind in KINDS}
-        with running("service") as service, running("plain") as plain, running("bare") as bare:
-            servers = {"service": service, "plain": plain, "bare": bare}
-            for kind, server in servers.items():  # warm up each
-                wrk(server.port, KINDS[kind], script, seconds=1, connections=connections)
-            for _ in range(rounds):
-                for kind, server in servers.items():
-                    cpu[kind].append(
-                        cpu_per_request(
-                            server, KINDS[kind], script, seconds=seconds, connections=connections
-                        )
-                    )
-    medians = {kind: statistics.median(values) for kind, values in cpu.items()}
+    cpu = cpu_rounds(KINDS, work.body, rounds=rounds, seconds=seconds, connections=connections)
+    medians = {kind: cpu.median(kind) for kind in KINDS}
     return {
         "workload": work.label,
         "connections": connections,
-        "cpu_us_per_request": cpu,
+        "cpu_us_per_request": cpu.total,
         "median_us": medians,
         "plain_over_service": medians["plain"] / medians["service"],
         "bare_over_service": medians["bare"] / medians["service"],

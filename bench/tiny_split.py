@@ -16,17 +16,13 @@ docs/performance.md has a run.
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
-import tempfile
-from pathlib import Path
 
 from bench.servers import pin_threads
 
 pin_threads()  # before NumPy is imported, here and in every server started
 
-from bench.servers import running  # noqa: E402
-from bench.tiny import LUA, wrk  # noqa: E402
+from bench.tiny import cpu_rounds  # noqa: E402
 from bench.workloads import tiny  # noqa: E402
 
 PATHS = {
@@ -37,13 +33,6 @@ PATHS = {
     "bare": "/",
 }
 CONNECTIONS = 16
-_TICKS = os.sysconf("SC_CLK_TCK")
-
-
-def user_and_system_seconds(pid: int) -> tuple[float, float]:
-    """A process's user and system CPU time so far (/proc/PID/stat, fields 14 and 15)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return int(fields[11]) / _TICKS, int(fields[12]) / _TICKS
 
 
 def main() -> None:
@@ -51,43 +40,17 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--seconds", type=int, default=4, help="of each wrk run")
     args = parser.parse_args()
-    cpu: dict[str, list[float]] = {kind: [] for kind in PATHS}
-    system: dict[str, list[float]] = {kind: [] for kind in PATHS}
-    with tempfile.TemporaryDirectory() as tmp:
-        body = Path(tmp) / "body.json"
-        body.write_bytes(tiny().body)
-        script = Path(tmp) / "post.lua"
-        script.write_text(LUA.format(body=body))
-        with (
-            running("service") as service,
-            running("service-floor") as service_floor,
-            running("plain") as plain,
-            running("plain-floor") as plain_floor,
-            running("bare") as bare,
-        ):
-            servers = {"service": service, "service-floor": service_floor, "plain": plain,
-                       "plain-floor": plain_floor, "bare": bare}  # fmt: skip
-            for kind, server in servers.items():  # warm up each
-                wrk(server.port, PATHS[kind], script, seconds=1, connections=CONNECTIONS)
-            for _ in range(args.rounds):
-                for kind, server in servers.items():
-                    user, sys = user_and_system_seconds(server.pid)
-                    requests = wrk(
-                        server.port, PATHS[kind], script, seconds=args.seconds,
-                        connections=CONNECTIONS,
-                    )  # fmt: skip
-                    user_after, sys_after = user_and_system_seconds(server.pid)
-                    cpu[kind].append((user_after - user + sys_after - sys) / requests * 1e6)
-                    system[kind].append((sys_after - sys) / requests * 1e6)
-    median = {kind: statistics.median(values) for kind, values in cpu.items()}
+    cpu = cpu_rounds(
+        PATHS, tiny().body, rounds=args.rounds, seconds=args.seconds, connections=CONNECTIONS
+    )
     print(f"server CPU per tiny 2-3-2 request, us (median of {args.rounds} rounds of "
           f"{args.seconds} s, wrk {CONNECTIONS} connections):")  # fmt: skip
-    for kind, values in cpu.items():
+    for kind, values in cpu.total.items():
         rounds = ", ".join(f"{v:.0f}" for v in values)
-        in_system = statistics.median(system[kind])
-        print(f"  {kind:14} {median[kind]:6.0f}   (system time {in_system:.0f})   rounds: {rounds}")
+        system = f"(system time {statistics.median(cpu.system[kind]):.0f})"
+        print(f"  {kind:14} {cpu.median(kind):6.0f}   {system}   rounds: {rounds}")
     for app in ("service", "plain"):
-        work = median[app] - median[f"{app}-floor"]
+        work = cpu.median(app) - cpu.median(f"{app}-floor")
         print(f"  {app} route's work (the server less its floor): {work:.0f}")
 
 
